@@ -1,0 +1,52 @@
+import pyarrow as pa
+import pytest
+
+from galvasr import schemas
+from galvasr.schemas import TABLES
+
+
+@pytest.mark.parametrize("name", sorted(TABLES))
+def test_spark_and_arrow_schemas_agree(spark, name):
+    """Spark's own Arrow conversion of the Spark schema gives back the Arrow twin."""
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    table = TABLES[name]
+    assert table.spark.fieldNames() == list(table.arrow.names)
+    round_trip = to_arrow_schema(table.spark)
+    assert round_trip.names == table.arrow.names
+    for ours, spark_field in zip(table.arrow, round_trip, strict=True):
+        assert ours.type == spark_field.type, name
+        assert ours.nullable == spark_field.nullable, name
+
+
+@pytest.mark.parametrize("name", sorted(TABLES))
+def test_empty_dataframe_has_the_declared_schema(spark, name):
+    table = TABLES[name]
+    df = spark.createDataFrame([], table.spark)
+    assert df.schema == table.spark
+
+
+def test_required_tables_and_keys():
+    for name in ("catalog", "transcripts", "rejects", "chunks", "logits", "alignments", "segments"):
+        assert name in TABLES
+    assert TABLES["catalog"].arrow.field("audio_id").type == pa.int64()
+    assert TABLES["chunks"].arrow.field("chunk_index").type == pa.int32()
+    assert TABLES["segments"].arrow.field("segment_id").type == pa.int64()
+    assert not TABLES["chunks"].arrow.field("audio_id").nullable
+
+
+def test_columns_reject_typos():
+    assert schemas.CHUNKS.c.audio_id == "audio_id"
+    with pytest.raises(AttributeError):
+        _ = schemas.CHUNKS.c.audio_idd
+
+
+def test_to_arrow_round_trip():
+    row = schemas.TranscriptRow(
+        audio_id=-5, cue_index=0, start_ms=10, end_ms=20, text_raw="<i>hi</i>", text="hi"
+    )
+    table = schemas.TRANSCRIPTS.to_arrow([row])
+    assert table.schema == schemas.TRANSCRIPTS.arrow
+    assert table.to_pylist()[0]["text_raw"] == "<i>hi</i>"
+    with pytest.raises(TypeError):
+        schemas.CATALOG.to_arrow([row])
