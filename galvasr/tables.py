@@ -1,0 +1,81 @@
+"""Reading and writing galvasr tables with Spark, under a run root.
+
+Every stage goes through these two functions, so every table on disk has
+exactly its declared schema, column order and partitioning.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from galvasr import runroot
+from galvasr.schemas import REJECTS, Table
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+
+class SchemaMismatch(ValueError):
+    pass
+
+
+def conform(df: DataFrame, table: Table) -> DataFrame:
+    """Select and cast ``df``'s columns into ``table``'s schema, or say what is wrong."""
+    from pyspark.sql import functions as F
+
+    have = set(df.columns)
+    missing = [c for c in table.columns if c not in have]
+    extra = sorted(have - set(table.columns))
+    if missing or extra:
+        raise SchemaMismatch(f"{table.name}: missing columns {missing}, unexpected {extra}")
+    fields = {f.name: f for f in table.spark.fields}
+    return df.select(*[F.col(c).cast(fields[c].dataType).alias(c) for c in table.columns])
+
+
+def write_table(
+    df: DataFrame,
+    root: str,
+    table: Table,
+    *,
+    model_version: str | None = None,
+    stage: str | None = None,
+    max_records_per_file: int | None = None,
+) -> None:
+    """Overwrite ``table`` under ``root`` with ``df``.
+
+    ``rejects`` is shared by every stage: each stage overwrites only its own
+    ``stage=<name>`` partition, so re-running one stage never loses another's.
+    """
+    df = conform(df, table)
+    path = runroot.table_path(root, table, model_version)
+    if table is REJECTS:
+        if not stage:
+            raise ValueError("rejects are written per stage")
+        path = runroot.join(path, f"stage={stage}")
+        df = df.drop(table.c.stage)
+        writer = df.write.mode("overwrite")
+    else:
+        writer = df.write.mode("overwrite")
+        if table.partition_by:
+            writer = writer.partitionBy(*table.partition_by)
+    if max_records_per_file:
+        writer = writer.option("maxRecordsPerFile", max_records_per_file)
+    writer.option("compression", "zstd").parquet(path)
+
+
+def read_table(
+    spark: SparkSession, root: str, table: Table, *, model_version: str | None = None
+) -> DataFrame:
+    """``table`` from ``root`` with its declared schema (an empty frame if absent)."""
+    path = runroot.table_path(root, table, model_version)
+    if not _exists(spark, path):
+        return spark.createDataFrame([], table.spark)
+    df = spark.read.option("basePath", path).schema(table.spark).parquet(path)
+    return df.select(*table.columns)
+
+
+def _exists(spark: SparkSession, path: str) -> bool:
+    jvm: Any = spark.sparkContext._jvm  # type: ignore[attr-defined]
+    hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
+    fs = hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())  # type: ignore[union-attr]
+    return bool(fs.exists(hadoop_path))
