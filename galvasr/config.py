@@ -35,13 +35,13 @@ def _build(cls: type, values: dict[str, Any], where: str) -> Any:
     for key, value in values.items():
         if key not in known:
             raise ValueError(f"unknown setting {where}{key!r}; known: {', '.join(sorted(known))}")
-        sub = known[key].default_factory  # type: ignore[misc]
+        sub = known[key].default_factory
         if (
             isinstance(value, dict)
             and sub is not dataclasses.MISSING
             and dataclasses.is_dataclass(sub)
         ):
-            kwargs[key] = _build(sub, value, f"{where}{key}.")  # type: ignore[arg-type]
+            kwargs[key] = _build(sub, value, f"{where}{key}.")
         elif isinstance(value, list):
             kwargs[key] = tuple(value)
         else:
@@ -57,7 +57,8 @@ def load_config(path: Path | None = None, overrides: dict[str, Any] | None = Non
             values = tomllib.load(f)
     for section, settings in (overrides or {}).items():
         values.setdefault(section, {}).update(settings)
-    return _build(Config, values, "")  # type: ignore[no-any-return]
+    config: Config = _build(Config, values, "")
+    return config
 
 
 def to_dict(config: Config) -> dict[str, Any]:

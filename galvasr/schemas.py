@@ -205,7 +205,7 @@ class Table:
     def to_dict(self, row: Any) -> dict[str, Any]:
         if not isinstance(row, self.row):
             raise TypeError(f"{self.name} expects {self.row.__name__}, got {type(row).__name__}")
-        return dataclasses.asdict(row)
+        return dataclasses.asdict(row)  # type: ignore[call-overload]
 
     def to_arrow(self, rows: list[Any]) -> pa.Table:
         """Rows (dataclass instances) to an Arrow table with exactly this schema."""
