@@ -7,6 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
+pytest_plugins = ["tests.gcs_emulator"]
+
 
 @pytest.fixture(scope="session")
 def spark() -> Iterator[object]:
