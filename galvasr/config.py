@@ -18,9 +18,43 @@ class IngestConfig:
     pass
 
 
+def _default_bucket_edges_ms() -> tuple[int, ...]:
+    # Every 1 s up to 8 s, then every 2 s up to 32 s (= window + one context):
+    # a last window pads at most 1-2 s, which stays under 3 % of the samples
+    # of the sample corpus and of long-form audio (benchmarks/padding.py).
+    return tuple(range(1_000, 8_000, 1_000)) + tuple(range(8_000, 32_001, 2_000))
+
+
 @dataclass(frozen=True)
 class DecodeConfig:
-    pass
+    """Decode every kept audio file to 16 kHz mono int16 and cut it into bucketed windows.
+
+    A full chunk is context + window + context = 34 s (1.09 MB of PCM). The
+    acoustic model's receptive field is about +-1.2 s (8 blocks of kernel 15
+    at 20 ms), so 2 s of context on each side covers it. Every length is a
+    multiple of the model's 20 ms frame.
+    """
+
+    window_ms: int = 30_000
+    context_ms: int = 2_000  # on each side, where the file has it
+    bucket_edges_ms: tuple[int, ...] = field(default_factory=_default_bucket_edges_ms)
+    max_duration_ms: int = 5 * 3_600_000  # longer files are rejected (too_long)
+    silence_peak_dbfs: float = -60.0  # a file whose peak is at or below this is silent
+    chunks_per_file: int = 128  # maxRecordsPerFile of `chunks`: ~140 MB Parquet files
+    spool_memory_bytes: int = 32 << 20  # decoded PCM kept in memory before spilling to disk
+    partitions: int = 0  # Spark partitions of the decode; 0: one per file, at most 4096
+    formats: tuple[str, ...] = ("mp3", "flac", "ogg", "wav", "mov", "matroska", "aac", "aiff")
+    """FFmpeg demuxers allowed to open a file; no playlist or concat demuxer can
+    make FFmpeg open a second file or a URL named inside untrusted media."""
+
+    def __post_init__(self) -> None:
+        lengths = (self.window_ms, self.context_ms, *self.bucket_edges_ms)
+        if any(v % 20 for v in lengths):
+            raise ValueError("decode: window, context and bucket edges must be multiples of 20 ms")
+        if self.window_ms <= 0 or self.context_ms < 0 or self.max_duration_ms <= 0:
+            raise ValueError("decode: window and max duration must be positive, context >= 0")
+        if self.chunks_per_file <= 0 or self.spool_memory_bytes < 0 or self.partitions < 0:
+            raise ValueError("decode: chunks_per_file > 0, spool and partitions >= 0")
 
 
 @dataclass(frozen=True)

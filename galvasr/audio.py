@@ -1,0 +1,246 @@
+"""Untrusted media to 16 kHz mono int16 PCM, in-process with PyAV (FFmpeg), streaming.
+
+:func:`decode_pcm16k` yields the PCM block by block, as the decoder makes it,
+so no file is ever whole in memory. :func:`spool_pcm16k` decodes a whole file
+into a spool (memory up to a bound, then a temporary file) and measures it on
+the way, so the file's fate (kept, or rejected with a reason) is known before
+a single chunk of it is emitted; decoding stops as soon as the file is longer
+than allowed.
+
+Media is untrusted: only the configured demuxers may open it (no playlist or
+concat demuxer that could make FFmpeg open a file or URL named inside it),
+and every way it can fail ends in a :class:`DecodeFailure` with a reason.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import av
+import av.error
+import numpy as np
+
+from galvasr.schemas import SAMPLE_RATE
+
+# Reject reasons of the decode stage (RejectRow.reason).
+MISSING = "missing"  # the audio file is not there
+UNDECODABLE = "undecodable"  # no audio stream, unknown format, or too many broken packets
+EMPTY = "empty"  # decodes to 0 samples
+SILENT = "silent"  # every sample at or below the silence threshold
+TOO_LONG = "too_long"  # more samples than the configured maximum
+REASONS = (MISSING, UNDECODABLE, EMPTY, SILENT, TOO_LONG)
+
+DEFAULT_FORMATS = ("mp3", "flac", "ogg", "wav", "mov", "matroska", "aac", "aiff")
+MAX_BAD_PACKETS = 16
+"""Packets the decoder refuses are skipped (as the ffmpeg command line does);
+a file with more than this many is undecodable. Each skipped MP3 packet
+loses ~26 ms; the measured duration reflects it."""
+
+Source = str | os.PathLike[str] | IO[bytes]
+
+
+class DecodeFailure(Exception):
+    """This file cannot become chunks. ``reason`` is one of :data:`REASONS`."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """What the container says about the decoded audio stream."""
+
+    sample_rate: int
+    channels: int
+    codec: str
+    container: str
+
+
+def peak_threshold(dbfs: float) -> int:
+    """The int16 magnitude of ``dbfs`` (full scale 32768), rounded down."""
+    return int(math.floor(32768 * 10 ** (dbfs / 20)))
+
+
+class PCMDecoder:
+    """One open media file, decoding its first audio stream to 16 kHz mono int16.
+
+    Use as a context manager; :meth:`blocks` yields the PCM once.
+    """
+
+    def __init__(
+        self,
+        source: Source,
+        *,
+        formats: Sequence[str] = DEFAULT_FORMATS,
+        max_bad_packets: int = MAX_BAD_PACKETS,
+    ):
+        self.max_bad_packets = max_bad_packets
+        self.bad_packets = 0
+        options = {"format_whitelist": ",".join(formats)}
+        if not hasattr(source, "read"):
+            options["protocol_whitelist"] = "file"
+        try:
+            self._container: Any = av.open(
+                source, mode="r", options=options, metadata_errors="replace"
+            )
+        except FileNotFoundError as e:  # av.error.FileNotFoundError is one too
+            raise DecodeFailure(MISSING, str(e)) from e
+        except av.error.FFmpegError as e:
+            raise DecodeFailure(UNDECODABLE, f"cannot open: {e}") from e
+        if not self._container.streams.audio:
+            self.close()
+            raise DecodeFailure(UNDECODABLE, "no audio stream")
+        self._stream = self._container.streams.audio[0]
+        ctx = self._stream.codec_context
+        self.info = SourceInfo(
+            sample_rate=int(ctx.sample_rate or 0),
+            channels=int(ctx.channels or 0),
+            codec=str(ctx.name),
+            container=str(self._container.format.name),
+        )
+
+    def __enter__(self) -> PCMDecoder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._container.close()
+
+    def blocks(self) -> Iterator[np.ndarray]:
+        """int16 mono blocks at 16 kHz, in order, as the decoder produces them."""
+        resampler: Any = None
+        frame_format: tuple[str, str, int] | None = None
+        try:
+            for packet in self._container.demux(self._stream):
+                try:
+                    frames = packet.decode()
+                except av.error.FFmpegError as e:
+                    self.bad_packets += 1
+                    if self.bad_packets > self.max_bad_packets:
+                        raise DecodeFailure(
+                            UNDECODABLE, f"more than {self.max_bad_packets} bad packets: {e}"
+                        ) from e
+                    continue
+                for frame in frames:
+                    # A stream may change rate or layout midway (concatenated
+                    # MP3s, damaged headers); PyAV's resampler is fixed to its
+                    # first frame's, so start a new one, flushing the old.
+                    key = (frame.format.name, frame.layout.name, frame.sample_rate)
+                    if key != frame_format:
+                        if resampler is not None:
+                            yield from _pcm(resampler.resample(None))
+                        resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
+                        frame_format = key
+                    yield from _pcm(resampler.resample(frame))
+            if resampler is not None:
+                yield from _pcm(resampler.resample(None))
+        except av.error.FFmpegError as e:  # demuxing or resampling failed
+            raise DecodeFailure(UNDECODABLE, f"decoding failed: {e}") from e
+
+
+def _pcm(frames: list[Any]) -> Iterator[np.ndarray]:
+    for frame in frames:
+        # Packed s16 mono: one plane, shape (1, samples); native order is
+        # little-endian on every platform galvasr runs on.
+        yield frame.to_ndarray().reshape(-1)
+
+
+def decode_pcm16k(
+    source: Source, *, formats: Sequence[str] = DEFAULT_FORMATS
+) -> Iterator[np.ndarray]:
+    """Stream ``source`` as int16 mono 16 kHz blocks; DecodeFailure if it cannot."""
+    with PCMDecoder(source, formats=formats) as decoder:
+        yield from decoder.blocks()
+
+
+@dataclass
+class DecodedAudio:
+    """A whole decoded file in a spool: read any range of it back as int16 LE bytes."""
+
+    info: SourceInfo
+    num_samples: int
+    peak: int  # largest |sample|
+    bad_packets: int
+    spool: IO[bytes] = field(repr=False)
+
+    @property
+    def duration_ms(self) -> int:
+        return self.num_samples * 1000 // SAMPLE_RATE
+
+    def read(self, first_sample: int, num_samples: int) -> bytes:
+        """``num_samples`` int16 LE samples from ``first_sample`` on (must lie inside)."""
+        if first_sample < 0 or num_samples < 0 or first_sample + num_samples > self.num_samples:
+            raise IndexError(f"[{first_sample}, +{num_samples}) outside {self.num_samples}")
+        self.spool.seek(2 * first_sample)
+        data = self.spool.read(2 * num_samples)
+        if len(data) != 2 * num_samples:
+            raise OSError(f"short read from the PCM spool: {len(data)} bytes")
+        return data
+
+    def close(self) -> None:
+        self.spool.close()
+
+    def __enter__(self) -> DecodedAudio:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def spool_pcm16k(
+    source: Source,
+    *,
+    max_samples: int,
+    silence_peak: int,
+    formats: Sequence[str] = DEFAULT_FORMATS,
+    max_bad_packets: int = MAX_BAD_PACKETS,
+    spool_memory_bytes: int = 32 << 20,
+    spool_dir: str | None = None,
+) -> DecodedAudio:
+    """Decode all of ``source`` into a spool and measure it.
+
+    Raises DecodeFailure: ``missing``, ``undecodable``, ``too_long`` (as soon
+    as more than ``max_samples`` have been decoded), ``empty``, or ``silent``
+    (no sample's magnitude above ``silence_peak``). Memory stays within
+    ``spool_memory_bytes`` plus one decoded frame; beyond that the PCM goes
+    to a temporary file in ``spool_dir`` (default: the system's).
+    """
+    # Not a with-block: on success the spool is handed to the caller, open.
+    spool = tempfile.SpooledTemporaryFile(max_size=spool_memory_bytes, dir=spool_dir)  # noqa: SIM115
+    try:
+        num_samples = 0
+        peak = 0
+        with PCMDecoder(source, formats=formats, max_bad_packets=max_bad_packets) as decoder:
+            for block in decoder.blocks():
+                if not block.size:
+                    continue
+                num_samples += block.size
+                if num_samples > max_samples:
+                    raise DecodeFailure(
+                        TOO_LONG, f"longer than {max_samples / SAMPLE_RATE:.0f} s; stopped there"
+                    )
+                # int(...) before negating: -(-32768) does not fit in int16.
+                peak = max(peak, int(block.max()), -int(block.min()))
+                spool.write(block.astype("<i2", copy=False).tobytes())
+            info, bad_packets = decoder.info, decoder.bad_packets
+        if num_samples == 0:
+            raise DecodeFailure(EMPTY, "the audio stream decodes to 0 samples")
+        if peak <= silence_peak:
+            raise DecodeFailure(
+                SILENT, f"peak {peak} of 32768 over {num_samples} samples (limit {silence_peak})"
+            )
+    except BaseException:
+        spool.close()
+        raise
+    return DecodedAudio(
+        info=info, num_samples=num_samples, peak=peak, bad_packets=bad_packets, spool=spool
+    )
