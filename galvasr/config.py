@@ -58,9 +58,52 @@ class DecodeConfig:
 
 
 @dataclass(frozen=True)
+class ReleaseConfig:
+    """Turn ``segments`` into a published dataset under ``<root>/release/<name>/``.
+
+    Splits are by source item (a hash of the identifier), so no source is in
+    two splits; the rest of the hash range is train. Subsets follow The
+    People's Speech: ``clean`` (CER at most ``clean_max_cer``) and ``dirty``
+    (up to ``dirty_max_cer``), each for CC-BY / CC0 / public domain sources,
+    and ``clean_sa`` / ``dirty_sa`` for CC-BY-SA ones.
+
+    Run: ``galvasr release --root runs/sample`` or
+    ``spark-submit jobs/release.py --root gs://bucket/run``.
+    """
+
+    name: str = "sample"
+    dev_fraction: float = 0.1  # of source items, by hash of the identifier
+    test_fraction: float = 0.1
+    clean_max_cer: float = 0.1
+    dirty_max_cer: float = 0.5  # segments above are rejected (cer-too-high)
+    min_score: float = float("-inf")  # alignment score; below is rejected (score-too-low)
+    drop_duplicate_audio: bool = True  # same decoded PCM: keep the smallest segment_id
+    formats: tuple[str, ...] = ("parquet", "webdataset", "nemo")
+    shard_target_bytes: int = 128 << 20  # FLAC bytes per shard; a shard is built in memory
+    parquet_row_group_rows: int = 100  # small row groups let readers stream audio rows
+    model_version: str = ""  # for the card; "": the only version under logits/
+
+    def __post_init__(self) -> None:
+        if min(self.dev_fraction, self.test_fraction) < 0 or (
+            self.dev_fraction + self.test_fraction >= 1
+        ):
+            raise ValueError("release: dev and test fractions >= 0 and together below 1")
+        if not 0 <= self.clean_max_cer <= self.dirty_max_cer:
+            raise ValueError("release: 0 <= clean_max_cer <= dirty_max_cer")
+        unknown = set(self.formats) - {"parquet", "webdataset", "nemo"}
+        if unknown or not self.formats:
+            raise ValueError(f"release: formats are parquet, webdataset, nemo; got {self.formats}")
+        if self.shard_target_bytes <= 0 or self.parquet_row_group_rows <= 0:
+            raise ValueError("release: shard_target_bytes and parquet_row_group_rows > 0")
+        if not self.name or "/" in self.name or self.name in (".", ".."):
+            raise ValueError(f"release: bad name {self.name!r}")
+
+
+@dataclass(frozen=True)
 class Config:
     ingest: IngestConfig = field(default_factory=IngestConfig)
     decode: DecodeConfig = field(default_factory=DecodeConfig)
+    release: ReleaseConfig = field(default_factory=ReleaseConfig)
 
 
 def _build(cls: type, values: dict[str, Any], where: str) -> Any:
