@@ -33,15 +33,48 @@ def version() -> None:
 
 @app.command()
 def run(
-    root: Annotated[Path, typer.Option(help="Run root: where every table is written.")] = Path(
+    root: Annotated[str, typer.Option(help="Run root: a folder or gs://bucket/prefix.")] = (
         "runs/sample"
     ),
-    corpus: Annotated[Path, typer.Option(help="Corpus folder with catalog.jsonl.")] = SAMPLE_CORPUS,
+    corpus: Annotated[str, typer.Option(help="Corpus folder with catalog.jsonl.")] = str(
+        SAMPLE_CORPUS
+    ),
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="TOML config; unset keys keep defaults.")
+    ] = None,
+    force: Annotated[
+        str | None, typer.Option(help="Re-run this stage and every stage after it.")
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(help="Acoustic model checkpoint folder (default: the bundled one)."),
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override one setting: SECTION.KEY=VALUE (TOML value)."),
+    ] = None,
 ) -> None:
-    """Run every stage that exists so far, on the bundled sample corpus by default."""
+    """Run every stage in order on embedded defaults: the bundled sample corpus,
+    local Spark, a local run root and the CPU. Stages already done for the same
+    inputs and config are skipped."""
+    from galvasr.config import load_config, parse_overrides
     from galvasr.pipeline import run_pipeline
 
-    run_pipeline(corpus=corpus, root=root, console=console)
+    cfg = load_config(config, parse_overrides(set_ or []))
+    run_pipeline(corpus=corpus, root=root, console=console, config=cfg, force=force, model=model)
+
+
+@app.command()
+def train(
+    config: Annotated[str, typer.Option(help="Training config in tpu/configs: small, tiny.")] = (
+        "small"
+    ),
+) -> None:
+    """Train galvasr's acoustic model from synthetic speech (resumes after a kill)."""
+    from tpu.train import get_config
+    from tpu.train import train as run_training
+
+    run_training(get_config(config), console=console)
 
 
 if __name__ == "__main__":

@@ -138,5 +138,21 @@ def load_config(path: Path | None = None, overrides: dict[str, Any] | None = Non
     return config
 
 
+def parse_overrides(assignments: list[str]) -> dict[str, dict[str, Any]]:
+    """``["decode.window_ms=20000"]`` -> ``{"decode": {"window_ms": 20000}}`` (TOML values)."""
+    out: dict[str, dict[str, Any]] = {}
+    for item in assignments:
+        key, sep, raw = item.partition("=")
+        section, dot, name = key.strip().partition(".")
+        if not sep or not dot or not section or not name:
+            raise ValueError(f"--set {item!r}: expected SECTION.KEY=VALUE")
+        try:
+            value = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw  # a bare word is a string
+        out.setdefault(section, {})[name] = value
+    return out
+
+
 def to_dict(config: Config) -> dict[str, Any]:
     return dataclasses.asdict(config)
