@@ -1,0 +1,105 @@
+"""Subtitle cue text as a reader would see it: markup and non-speech removed.
+
+:func:`clean_cue_text` is the one place that decides what of a cue is speech.
+It removes HTML and WebVTT tags (after which HTML entities are decoded),
+SubStation override blocks (``{\\an8}``), speaker labels (``JOHN:``,
+``- Speaker 1:``, ``>>``), lines with music notes (sung lyrics and
+``♪ music ♪``), bracketed and parenthesized sound descriptions
+(``[applause]``, ``(laughs)``), control and invisible format characters;
+then collapses whitespace, lines joined by single spaces. Its output holds no
+tag, no control character, no leading or trailing or double space, and
+cleaning it again changes nothing (tests check each with hypothesis).
+
+Normalization for alignment (case, numbers, the model's alphabet) is a
+different step and lives elsewhere.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+
+MUSIC_NOTES = frozenset("♪♫♩♬🎵🎶🎼")
+
+_ASS_OVERRIDE = re.compile(r"\{\\[^{}]*\}")
+_ASS_SPACES = re.compile(r"\\[Nnh]")
+# <i>, </font>, <c.yellow>, <v Roger Bingham>, <00:01:02.500> (WebVTT karaoke timestamps)
+_TAG = re.compile(r"</?[A-Za-z][^<>]*>|<\d[\d:.]*>")
+_BRACKETED = re.compile(r"\[[^\[\]]*\]|\([^()]*\)|（[^（）]*）|【[^【】]*】")
+# At the start of a line: a dialogue dash, a caption's speaker-change marker
+# (">>"), a colon left behind by "[JOHN]:", a "Speaker 1:"-style label, or a
+# label in capitals ("JOHN:", "DR. SMITH:", "MAN 2:", "JOSÉ:").
+_DASH_OR_MARKER = re.compile(r"^\s*(?:[-‐‑‒–—―]+(?=\s|$)|>>+|:)\s*")
+_SPEAKER_WORD = re.compile(r"^\s*(?:speaker|narrator|interviewer|host)(?:\s*\d+)?\s*:\s*", re.I)
+_LABEL = re.compile(r"^\s*([^\s:]+(?:[ \t]+[^\s:]+){0,3})\s*:(?:\s+|$)")
+_WHITESPACE = re.compile(r"\s+")
+# Format characters are invisible and dropped, except the zero-width joiner and
+# non-joiner, which some scripts spell words with.
+_KEEP_FORMAT = frozenset("\u200c\u200d")
+
+
+def clean_cue_text(raw: str) -> str:
+    """The spoken text of one subtitle cue; "" when nothing in it is speech."""
+    text = raw
+    # Each pass only deletes or shortens, so this reaches a fixed point, and
+    # the result is idempotent even where one pass reveals new markup
+    # ("&lt;i&gt;" becomes a tag only once the entities are decoded).
+    for _ in range(len(raw) + 1):
+        cleaned = _clean_once(text)
+        if cleaned == text:
+            break
+        text = cleaned
+    return text
+
+
+def _clean_once(text: str) -> str:
+    text = _ASS_OVERRIDE.sub("", text)
+    text = _ASS_SPACES.sub(lambda m: "\n" if m.group(0) != "\\h" else " ", text)
+    text = _TAG.sub("", text)
+    text = html.unescape(text)
+    text = _TAG.sub("", text)
+    text = _BRACKETED.sub(" ", text)
+    text = _remove_invisible(text)
+    lines = []
+    for line in text.splitlines():
+        if any(ch in MUSIC_NOTES for ch in line):
+            continue
+        line = _strip_speaker(line)
+        # What is left of markup that never closed, and ">>" inside a line.
+        line = line.replace("<", " ").replace(">", " ")
+        lines.append(line)
+    return _WHITESPACE.sub(" ", " ".join(lines)).strip()
+
+
+def _strip_speaker(line: str) -> str:
+    while True:
+        stripped = _DASH_OR_MARKER.sub("", line, count=1)
+        stripped = _SPEAKER_WORD.sub("", stripped, count=1)
+        label = _LABEL.match(stripped)
+        if label and _is_capitalized_label(label.group(1)):
+            stripped = stripped[label.end() :]
+        if stripped == line:
+            return line
+        line = stripped
+
+
+def _is_capitalized_label(label: str) -> bool:
+    """'JOHN', 'DR. SMITH', 'MAN 2': letters all capitals, at least one of them."""
+    return any(ch.isalpha() for ch in label) and label == label.upper() != label.lower()
+
+
+def _remove_invisible(text: str) -> str:
+    """Control characters become spaces (tabs, stray CRs); format characters go."""
+    out = []
+    for ch in text:
+        category = unicodedata.category(ch)
+        if ch in "\n":
+            out.append(ch)
+        elif category == "Cc" or category == "Zl" or category == "Zp":
+            out.append(" ")
+        elif category in ("Cf", "Cs", "Co") and ch not in _KEEP_FORMAT:
+            continue
+        else:
+            out.append(ch)
+    return "".join(out)
