@@ -58,6 +58,44 @@ class DecodeConfig:
 
 
 @dataclass(frozen=True)
+class AlignConfig:
+    """Align every cue to the log-probabilities and cut ~15 s segments (galvasr.align_stage).
+
+    Long files are aligned in pieces of at most ``piece_max_s`` of subtitle
+    time; each piece searches its subtitle times +- ``margin_s`` (shifted by
+    the drift measured on the previous piece), and its ctc-segmentation
+    table (frames x characters float32) may use at most ``max_table_mb``.
+
+    Run: ``galvasr align --root runs/sample --model-version <version>`` or
+    ``spark-submit jobs/align.py --root gs://bucket/run --model-version <version>``.
+    """
+
+    min_segment_s: float = 1.0  # The People's Speech bounds
+    max_segment_s: float = 16.7
+    target_segment_s: float = 15.0
+    max_cue_cer: float = 0.3  # a cue above never enters a segment (align:high-cer)
+    min_cue_score: float = -3.0  # ctc-segmentation confidence; below: align:low-score
+    max_segment_cer: float = 0.3  # greedy decode of the whole segment vs its text
+    score_window_frames: int = 30  # ctc-segmentation's score_min_mean_over_L
+    margin_s: float = 5.0  # search window beyond the subtitle times, each side
+    piece_max_s: float = 60.0  # subtitle time aligned in one ctc-segmentation call
+    max_table_mb: int = 256
+    pad_before_ms: int = 40  # segment audio before the first character's frame
+    pad_after_ms: int = 40  # after the last character's frame
+    max_pause_s: float = 3.0  # a longer pause between cues always ends a segment
+    gap_speech_chars: int = 2  # letters decoded in a pause that mean unsubtitled speech there
+    partitions: int = 0  # Spark partitions of the join by audio_id; 0: spark.sql.shuffle.partitions
+
+    def __post_init__(self) -> None:
+        if not 0 < self.min_segment_s <= self.target_segment_s <= self.max_segment_s:
+            raise ValueError("align: 0 < min_segment_s <= target_segment_s <= max_segment_s")
+        if self.margin_s < 0 or self.piece_max_s <= 0 or self.max_table_mb <= 0:
+            raise ValueError("align: margin_s >= 0, piece_max_s > 0, max_table_mb > 0")
+        if self.score_window_frames <= 0 or self.partitions < 0:
+            raise ValueError("align: score_window_frames > 0, partitions >= 0")
+
+
+@dataclass(frozen=True)
 class ReleaseConfig:
     """Turn ``segments`` into a published dataset under ``<root>/release/<name>/``.
 
@@ -103,6 +141,7 @@ class ReleaseConfig:
 class Config:
     ingest: IngestConfig = field(default_factory=IngestConfig)
     decode: DecodeConfig = field(default_factory=DecodeConfig)
+    align: AlignConfig = field(default_factory=AlignConfig)
     release: ReleaseConfig = field(default_factory=ReleaseConfig)
 
 
