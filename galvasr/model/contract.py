@@ -1,0 +1,80 @@
+"""The log-probability contract, and a loaded model that keeps it.
+
+Whatever produced them, log-probabilities in galvasr are ``[frames, vocab]``
+float arrays (natural log, softmax over the last axis) whose column ``i`` is
+``info.vocab.symbols[i]``; column ``info.vocab.blank_index`` is the CTC blank;
+frame ``t`` starts at PCM sample ``t * info.frame_stride_samples`` of
+``info.sample_rate`` audio. ``info.model_version`` (name plus the first 8 hex
+digits of the weights' SHA-256) is written next to every output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from galvasr.model.vocab import Vocabulary
+
+ApplyFn = Callable[[Any, jnp.ndarray, jnp.ndarray], tuple[jnp.ndarray, jnp.ndarray]]
+
+PRECISIONS = ("float32", "bfloat16")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used, with what is wrong with it."""
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Everything the pipeline needs to know about a model's outputs."""
+
+    name: str
+    model_version: str
+    vocab: Vocabulary
+    frame_stride_samples: int
+    sample_rate: int
+    architecture: str
+
+    @property
+    def blank_index(self) -> int:
+        return self.vocab.blank_index
+
+    @property
+    def frame_duration_ms(self) -> float:
+        return 1000.0 * self.frame_stride_samples / self.sample_rate
+
+
+@dataclass
+class LoadedModel:
+    """A model ready to run: ``model(pcm, lengths) -> (logprobs, num_frames)``.
+
+    ``pcm`` is ``[batch, samples]`` int16 or float at ``info.sample_rate``;
+    ``lengths`` ``[batch]`` counts the valid samples of each row. The result
+    is ``[batch, frames, vocab]`` float32 log-probabilities and ``[batch]``
+    valid frame counts; frames past a row's count are padding.
+    """
+
+    info: ModelInfo
+    params: Any
+    apply: ApplyFn
+    num_frames: Callable[[int], int]
+    precision: str = "float32"
+    _jitted: Any = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, not {self.precision!r}")
+        self._jitted = jax.jit(self.apply)
+
+    def __call__(self, pcm: Any, lengths: Any) -> tuple[jnp.ndarray, jnp.ndarray]:
+        return self._jitted(self.params, jnp.asarray(pcm), jnp.asarray(lengths, jnp.int32))
+
+    def logprobs(self, pcm: np.ndarray) -> np.ndarray:
+        """Log-probabilities ``[frames, vocab]`` of one unpadded signal, as numpy float32."""
+        lp, n = self(pcm[None, :], np.array([len(pcm)]))
+        return np.asarray(lp[0, : int(n[0])], dtype=np.float32)

@@ -1,0 +1,83 @@
+"""Log-mel features in jnp, computed inside the jitted model function.
+
+PCM in, ``[batch, mel_frames, n_mels]`` out. Mel frame ``m`` is centred on
+sample ``m * hop_samples``; a signal of ``n`` samples has ``ceil(n / hop)``
+valid frames. Features are normalised per utterance over its valid frames
+only (mean per mel bin, one standard deviation), so gain and padding do not
+change them, and padded frames are zero.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax.numpy as jnp
+import numpy as np
+
+
+def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
+    return 2595.0 * np.log10(1.0 + hz / 700.0)
+
+
+def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
+    return 700.0 * (10.0 ** (mel / 2595.0) - 1.0)
+
+
+@functools.cache
+def mel_filterbank(n_fft: int, n_mels: int, sample_rate: int, f_max: float) -> np.ndarray:
+    """Triangular HTK-style filters, ``[n_fft // 2 + 1, n_mels]`` float32."""
+    freqs = np.linspace(0.0, sample_rate / 2, n_fft // 2 + 1)
+    edges = _mel_to_hz(
+        np.linspace(_hz_to_mel(np.array(20.0)), _hz_to_mel(np.array(f_max)), n_mels + 2)
+    )
+    lower, centre, upper = edges[:-2], edges[1:-1], edges[2:]
+    up = (freqs[:, None] - lower[None, :]) / (centre - lower)[None, :]
+    down = (upper[None, :] - freqs[:, None]) / (upper - centre)[None, :]
+    return np.maximum(0.0, np.minimum(up, down)).astype(np.float32)
+
+
+def num_mel_frames(num_samples: jnp.ndarray | int, hop_samples: int) -> jnp.ndarray:
+    return (jnp.asarray(num_samples) + hop_samples - 1) // hop_samples
+
+
+def log_mel(
+    pcm: jnp.ndarray,
+    lengths: jnp.ndarray,
+    *,
+    sample_rate: int = 16_000,
+    n_mels: int = 80,
+    win_samples: int = 400,
+    hop_samples: int = 160,
+    n_fft: int = 512,
+) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """(features ``[B, F, n_mels]`` float32, valid frame counts ``[B]``).
+
+    ``pcm`` is int16 (full scale 32768) or float (full scale 1.0).
+    """
+    if jnp.issubdtype(pcm.dtype, jnp.integer):
+        x = pcm.astype(jnp.float32) / 32768.0
+    else:
+        x = pcm.astype(jnp.float32)
+    batch, samples = x.shape
+    frames = -(-samples // hop_samples)
+    # Centre frame m on sample m * hop: pad half a window before, enough after.
+    left = win_samples // 2
+    total = (frames - 1) * hop_samples + win_samples
+    x = jnp.pad(x, ((0, 0), (left, max(0, total - left - samples))))[:, :total]
+    # Pre-emphasis sharpens consonants; cheap and standard.
+    x = jnp.concatenate([x[:, :1], x[:, 1:] - 0.97 * x[:, :-1]], axis=1)
+    # Frames as a strided view: [B, F, win].
+    idx = np.arange(frames)[:, None] * hop_samples + np.arange(win_samples)[None, :]
+    framed = x[:, idx] * jnp.asarray(np.hanning(win_samples).astype(np.float32))
+    spec = jnp.fft.rfft(framed, n=n_fft, axis=-1)
+    power = spec.real**2 + spec.imag**2
+    fb = jnp.asarray(mel_filterbank(n_fft, n_mels, sample_rate, sample_rate / 2))
+    mel = jnp.log(power @ fb + 1e-6)
+
+    valid = num_mel_frames(lengths, hop_samples)
+    mask = (jnp.arange(frames)[None, :] < valid[:, None]).astype(jnp.float32)[..., None]
+    count = jnp.maximum(valid.astype(jnp.float32), 1.0)[:, None, None]
+    mean = jnp.sum(mel * mask, axis=1, keepdims=True) / count
+    centred = (mel - mean) * mask
+    var = jnp.sum(centred**2, axis=(1, 2), keepdims=True) / (count * n_mels)
+    return centred / jnp.sqrt(var + 1e-5), valid

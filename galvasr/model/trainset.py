@@ -1,0 +1,233 @@
+"""Training and held-out sets of synthetic speech, and augmented batches of it.
+
+A cache is a folder of ``shard-NNNNN.npz`` files, each a run of utterances:
+``pcm`` (all samples, int16, 16 kHz), ``offsets`` (``n + 1`` sample offsets),
+``texts`` (normalised to the vocabulary) and ``voices`` (``Voice.name``).
+Shards are written atomically and a shard already on disk is kept, so a
+killed build resumes where it stopped and a finished one is never redone.
+
+Batches are built from a cache on the fly: one to four utterances joined with
+pauses into one fixed-length example, then noise, gain, 8 kHz telephone
+band-limiting and speed changes (resampling). Every batch is a pure function
+of ``(seed, step)``, so a resumed run sees exactly the batches it would have.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy.signal import resample_poly
+
+from galvasr.model.synth import SAMPLE_RATE, random_voice, synthesize
+from galvasr.model.vocab import DEFAULT_VOCAB, Vocabulary
+from galvasr.textsource import sentences
+
+
+@dataclass(frozen=True)
+class Utterances:
+    """Every utterance of a cache, in memory."""
+
+    pcm: np.ndarray  # int16, all utterances end to end
+    offsets: np.ndarray  # int64, len(texts) + 1
+    texts: tuple[str, ...]
+    voices: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def audio(self, i: int) -> np.ndarray:
+        return self.pcm[self.offsets[i] : self.offsets[i + 1]]
+
+    @property
+    def seconds(self) -> float:
+        return float(self.offsets[-1]) / SAMPLE_RATE
+
+
+def _build_shard(
+    path: Path,
+    texts: list[str],
+    seed: int,
+    heldout: bool,
+    max_samples: int,
+    vocab: Vocabulary,
+) -> int:
+    rng = np.random.default_rng(seed)
+    pcms: list[np.ndarray] = []
+    kept: list[str] = []
+    voices: list[str] = []
+    for text in texts:
+        voice = random_voice(rng, heldout=heldout)
+        label = vocab.normalize(text)
+        if not label:
+            continue
+        pcm = synthesize(text, voice)
+        if not 0 < len(pcm) <= max_samples:
+            continue
+        pcms.append(pcm)
+        kept.append(label)
+        voices.append(voice.name)
+    offsets = np.concatenate([[0], np.cumsum([len(p) for p in pcms])]).astype(np.int64)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(
+        tmp,
+        pcm=np.concatenate(pcms) if pcms else np.zeros(0, np.int16),
+        offsets=offsets,
+        texts=np.array(kept, dtype=str),
+        voices=np.array(voices, dtype=str),
+    )
+    os.replace(tmp, path)
+    return len(kept)
+
+
+def build_cache(
+    folder: Path,
+    books: tuple[str, ...],
+    num_utterances: int,
+    *,
+    heldout: bool,
+    seed: int,
+    max_seconds: float,
+    shard_size: int = 500,
+    workers: int = 2,
+    vocab: Vocabulary = DEFAULT_VOCAB,
+) -> Path:
+    """Synthesize ``num_utterances`` sentences of ``books`` into ``folder`` (resumable)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    pool = sentences(books)
+    order = np.random.default_rng(seed).permutation(len(pool))[:num_utterances]
+    chosen = [pool[i] for i in order]
+    jobs = []
+    for shard, start in enumerate(range(0, len(chosen), shard_size)):
+        path = folder / f"shard-{shard:05d}.npz"
+        if not path.exists():
+            texts = chosen[start : start + shard_size]
+            jobs.append((path, texts, seed * 100_003 + shard, heldout))
+    max_samples = int(max_seconds * SAMPLE_RATE)
+    if jobs:
+        with ProcessPoolExecutor(max_workers=workers) as ex:
+            futures = [ex.submit(_build_shard, *job, max_samples, vocab) for job in jobs]
+            for f in futures:
+                f.result()
+    return folder
+
+
+def load_cache(folder: Path) -> Utterances:
+    shards = sorted(folder.glob("shard-[0-9][0-9][0-9][0-9][0-9].npz"))
+    if not shards:
+        raise FileNotFoundError(f"no shards in {folder}")
+    pcms: list[np.ndarray] = []
+    offsets: list[np.ndarray] = [np.zeros(1, np.int64)]
+    texts: list[str] = []
+    voices: list[str] = []
+    total = 0
+    for path in shards:
+        with np.load(path) as z:
+            pcms.append(z["pcm"])
+            offsets.append(z["offsets"][1:] + total)
+            total += int(z["offsets"][-1])
+            texts.extend(str(t) for t in z["texts"])
+            voices.extend(str(v) for v in z["voices"])
+    return Utterances(np.concatenate(pcms), np.concatenate(offsets), tuple(texts), tuple(voices))
+
+
+# ------------------------------------------------------------- augmentation
+
+
+@dataclass(frozen=True)
+class Augment:
+    """Probabilities and ranges of each augmentation."""
+
+    speed_p: float = 0.3
+    speed_range: tuple[float, float] = (0.88, 1.12)
+    telephone_p: float = 0.2
+    noise_p: float = 0.6
+    snr_db: tuple[float, float] = (3.0, 35.0)
+    gain_db: tuple[float, float] = (-20.0, 3.0)
+    max_utterances: int = 4
+    pause_seconds: tuple[float, float] = (0.1, 1.0)
+
+
+def _speed(x: np.ndarray, rng: np.random.Generator, lo: float, hi: float) -> np.ndarray:
+    factor = rng.uniform(lo, hi)
+    up = 40
+    down = max(1, int(round(up * factor)))
+    return resample_poly(x, up, down).astype(np.float32)
+
+
+def _noise(n: int, rng: np.random.Generator) -> np.ndarray:
+    white = rng.standard_normal(n).astype(np.float32)
+    kind = rng.integers(3)
+    if kind == 0:
+        return white
+    # Pink-ish or brown-ish: shape the spectrum by 1/f^(kind/2).
+    spec = np.fft.rfft(white)
+    f = np.arange(len(spec), dtype=np.float32) + 1.0
+    shaped = np.fft.irfft(spec / f ** (kind / 2.0), n=n).astype(np.float32)
+    return shaped / (shaped.std() + 1e-8)
+
+
+def make_example(
+    utts: Utterances, rng: np.random.Generator, max_samples: int, aug: Augment
+) -> tuple[np.ndarray, str]:
+    """An augmented example (float32 at int16 scale, <= ``max_samples``) and its text."""
+    pieces: list[np.ndarray] = [np.zeros(int(rng.uniform(0, 0.5) * SAMPLE_RATE), np.float32)]
+    texts: list[str] = []
+    used = len(pieces[0])
+    want = int(rng.integers(1, aug.max_utterances + 1))
+    for _ in range(8):
+        if len(texts) >= want:
+            break
+        i = int(rng.integers(len(utts)))
+        x = utts.audio(i).astype(np.float32)
+        if rng.random() < aug.speed_p:
+            x = _speed(x, rng, *aug.speed_range)
+        pause = np.zeros(int(rng.uniform(*aug.pause_seconds) * SAMPLE_RATE), np.float32)
+        if used + len(x) > max_samples:
+            continue
+        pieces.extend([x, pause])
+        texts.append(utts.texts[i])
+        used += len(x) + len(pause)
+    audio = np.concatenate(pieces)[:max_samples]
+    if rng.random() < aug.telephone_p:
+        audio = resample_poly(resample_poly(audio, 1, 2), 2, 1).astype(np.float32)[: len(audio)]
+    if rng.random() < aug.noise_p:
+        speech_rms = float(np.sqrt(np.mean(audio**2)) + 1e-3)
+        snr = rng.uniform(*aug.snr_db)
+        audio = audio + _noise(len(audio), rng) * speech_rms / 10 ** (snr / 20)
+    audio = audio * 10 ** (rng.uniform(*aug.gain_db) / 20)
+    return np.clip(audio, -32768, 32767), " ".join(t for t in texts if t)
+
+
+def batches(
+    utts: Utterances,
+    *,
+    seed: int,
+    start_step: int,
+    batch_size: int,
+    max_samples: int,
+    max_label: int,
+    aug: Augment,
+    vocab: Vocabulary = DEFAULT_VOCAB,
+) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
+    """(step, batch) from ``start_step`` on; batch = pcm, lengths, labels, label_paddings."""
+    step = start_step
+    while True:
+        rng = np.random.default_rng([seed, step])
+        pcm = np.zeros((batch_size, max_samples), np.int16)
+        lengths = np.zeros(batch_size, np.int32)
+        labels = np.zeros((batch_size, max_label), np.int32)
+        label_pad = np.ones((batch_size, max_label), np.float32)
+        for b in range(batch_size):
+            audio, text = make_example(utts, rng, max_samples, aug)
+            ids = vocab.encode(text)[:max_label]
+            pcm[b, : len(audio)] = np.round(audio).astype(np.int16)
+            lengths[b] = len(audio)
+            labels[b, : len(ids)] = ids
+            label_pad[b, : len(ids)] = 0.0
+        yield step, {"pcm": pcm, "lengths": lengths, "labels": labels, "label_paddings": label_pad}
+        step += 1

@@ -1,0 +1,90 @@
+"""A CTC vocabulary: the symbols of the log-probability columns, in order.
+
+The project's own model uses ``DEFAULT_VOCAB``: blank, space, ``a``-``z`` and
+the apostrophe. Imported wav2vec2 models bring their own (upper-case letters,
+``|`` between words); ``Vocabulary.normalize`` maps text to whichever
+alphabet the model has, so the aligner never needs to know which it is.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from num2words import num2words
+
+BLANK = "<blank>"
+
+_NUMBER = re.compile(r"\d+")
+_SPACES = re.compile(r"\s+")
+
+
+def _spell_numbers(text: str) -> str:
+    return _NUMBER.sub(lambda m: " " + num2words(int(m.group())) + " ", text)
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Symbols of a CTC model's output columns.
+
+    ``word_separator`` is the symbol that stands for a space between words
+    (``" "`` for galvasr models, ``"|"`` for wav2vec2). ``upper`` says whether
+    letters are upper-case symbols.
+    """
+
+    symbols: tuple[str, ...]
+    blank_index: int = 0
+    word_separator: str = " "
+    upper: bool = False
+
+    def __post_init__(self) -> None:
+        if len(set(self.symbols)) != len(self.symbols):
+            raise ValueError("vocabulary has duplicate symbols")
+        if not 0 <= self.blank_index < len(self.symbols):
+            raise ValueError(f"blank index {self.blank_index} outside vocabulary")
+        if self.word_separator not in self.symbols:
+            raise ValueError(f"word separator {self.word_separator!r} is not in the vocabulary")
+
+    def __len__(self) -> int:
+        return len(self.symbols)
+
+    @property
+    def index(self) -> dict[str, int]:
+        return {s: i for i, s in enumerate(self.symbols)}
+
+    def normalize(self, text: str) -> str:
+        """Text in this alphabet: numbers spelt out, case folded, other marks dropped.
+
+        Words are separated by ``word_separator``; characters the vocabulary
+        lacks are removed (hyphens and dashes become word breaks).
+        """
+        text = unicodedata.normalize("NFKD", _spell_numbers(text))
+        text = text.upper() if self.upper else text.lower()
+        text = text.replace("’", "'").replace("‘", "'")
+        text = re.sub(r"[-–—_/]", " ", text)
+        known = set(self.symbols) - {self.symbols[self.blank_index]}
+        kept = "".join(
+            c if (c in known and c != self.word_separator) else (" " if c.isspace() else "")
+            for c in text
+        )
+        words = _SPACES.sub(" ", kept).strip().split(" ")
+        return self.word_separator.join(w for w in words if w)
+
+    def encode(self, text: str) -> list[int]:
+        """Label ids of already normalised text; raises on a symbol outside the vocabulary."""
+        index = self.index
+        try:
+            return [index[c] for c in text]
+        except KeyError as e:
+            raise ValueError(f"symbol {e.args[0]!r} is not in the vocabulary") from None
+
+    def decode(self, ids: list[int]) -> str:
+        """Symbols of label ids (no CTC collapsing), word separators as spaces."""
+        out = "".join(self.symbols[i] for i in ids if i != self.blank_index)
+        return out.replace(self.word_separator, " ") if self.word_separator != " " else out
+
+
+DEFAULT_VOCAB = Vocabulary(
+    symbols=(BLANK, " ", *"abcdefghijklmnopqrstuvwxyz", "'"), blank_index=0, word_separator=" "
+)

@@ -1,0 +1,1 @@
+"""Training configs: plain Python, every default in one place."""

@@ -1,0 +1,54 @@
+"""galvasr-small: the committed acoustic model.
+
+Run (about 90 minutes on a 2-core CPU, synthesis included)::
+
+    nice -n 10 .venv/bin/python -m tpu.train --config small
+    # or: galvasr train --config small
+
+It synthesizes its data into ``.cache/train/`` (resumable), trains, writes
+checkpoints to ``runs/train/small/`` (resumes after a kill) and exports the
+final model to ``models/galvasr-small/``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from galvasr.model.convctc import ConvCTCConfig
+from galvasr.model.trainset import Augment
+from galvasr.textsource import HELDOUT_BOOKS, TRAIN_BOOKS
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    name: str = "galvasr-small"
+    model: ConvCTCConfig = field(default_factory=ConvCTCConfig)
+    augment: Augment = field(default_factory=Augment)
+    # data
+    train_books: tuple[str, ...] = TRAIN_BOOKS
+    heldout_books: tuple[str, ...] = HELDOUT_BOOKS
+    train_utterances: int = 14_000
+    heldout_utterances: int = 300
+    max_utterance_seconds: float = 7.5
+    cache_dir: str = ".cache/train"
+    synth_workers: int = 2
+    # optimisation
+    seed: int = 1
+    batch_size: int = 8
+    example_seconds: float = 8.0
+    max_label: int = 200
+    num_steps: int = 3000
+    peak_lr: float = 2e-3
+    warmup_steps: int = 300
+    weight_decay: float = 1e-2
+    grad_clip: float = 1.0
+    # bookkeeping
+    workdir: str = "runs/train/small"
+    export_dir: str = "models/galvasr-small"
+    checkpoint_every: int = 100
+    eval_every: int = 250
+    eval_utterances: int = 100  # of the held-out set, at eval_every; all of it at the end
+
+
+def get_config() -> TrainConfig:
+    return TrainConfig()
