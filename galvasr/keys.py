@@ -1,0 +1,135 @@
+"""``audio_id``: the BIGINT key of an audio file, the same in every run.
+
+``audio_id = xxhash64(identifier, audio_file)`` exactly as Spark SQL computes
+it (:func:`audio_id_column`), and :func:`audio_id` gives the same number in
+plain Python, so the per-item logic of ingest can name its rows without
+Spark and anyone can look an id up with ``SELECT xxhash64(identifier,
+audio_file)``. The value depends on the two strings only, never on
+partitioning or run. Distinct files can still collide: :func:`check_unique`
+stops a stage on any collision, naming both files.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame
+
+SPARK_HASH_SEED = 42
+"""The seed of Spark's ``xxhash64``; each further argument is hashed with the previous hash."""
+
+_MASK = (1 << 64) - 1
+_P1 = 0x9E3779B185EBCA87
+_P2 = 0xC2B2AE3D27D4EB4F
+_P3 = 0x165667B19E3779F9
+_P4 = 0x85EBCA77C2B2AE63
+_P5 = 0x27D4EB2F165667C5
+
+
+class AudioIdCollision(ValueError):
+    """Two different (identifier, audio_file) pairs hash to one audio_id."""
+
+
+def _rotl(x: int, r: int) -> int:
+    return ((x << r) | (x >> (64 - r))) & _MASK
+
+
+def _round(acc: int, lane: int) -> int:
+    acc = (acc + lane * _P2) & _MASK
+    return (_rotl(acc, 31) * _P1) & _MASK
+
+
+def _merge(acc: int, v: int) -> int:
+    acc ^= _round(0, v)
+    return (acc * _P1 + _P4) & _MASK
+
+
+def xxhash64(data: bytes, seed: int) -> int:
+    """XXH64 of ``data`` as an unsigned 64-bit integer (Spark's ``XXH64.hashUnsafeBytes``)."""
+    seed &= _MASK
+    n = len(data)
+    i = 0
+    if n >= 32:
+        v1 = (seed + _P1 + _P2) & _MASK
+        v2 = (seed + _P2) & _MASK
+        v3 = seed
+        v4 = (seed - _P1) & _MASK
+        while i + 32 <= n:
+            v1 = _round(v1, int.from_bytes(data[i : i + 8], "little"))
+            v2 = _round(v2, int.from_bytes(data[i + 8 : i + 16], "little"))
+            v3 = _round(v3, int.from_bytes(data[i + 16 : i + 24], "little"))
+            v4 = _round(v4, int.from_bytes(data[i + 24 : i + 32], "little"))
+            i += 32
+        h = (_rotl(v1, 1) + _rotl(v2, 7) + _rotl(v3, 12) + _rotl(v4, 18)) & _MASK
+        for v in (v1, v2, v3, v4):
+            h = _merge(h, v)
+    else:
+        h = (seed + _P5) & _MASK
+    h = (h + n) & _MASK
+    while i + 8 <= n:
+        h ^= _round(0, int.from_bytes(data[i : i + 8], "little"))
+        h = (_rotl(h, 27) * _P1 + _P4) & _MASK
+        i += 8
+    if i + 4 <= n:
+        h ^= (int.from_bytes(data[i : i + 4], "little") * _P1) & _MASK
+        h = (_rotl(h, 23) * _P2 + _P3) & _MASK
+        i += 4
+    while i < n:
+        h ^= (data[i] * _P5) & _MASK
+        h = (_rotl(h, 11) * _P1) & _MASK
+        i += 1
+    h ^= h >> 33
+    h = (h * _P2) & _MASK
+    h ^= h >> 29
+    h = (h * _P3) & _MASK
+    h ^= h >> 32
+    return h
+
+
+def spark_xxhash64(*values: str) -> int:
+    """Spark SQL's ``xxhash64(values...)`` over non-null strings, as a signed BIGINT."""
+    h = SPARK_HASH_SEED
+    for value in values:
+        h = xxhash64(value.encode("utf-8"), h)
+    return h - (1 << 64) if h >= 1 << 63 else h
+
+
+def audio_id(identifier: str, audio_file: str) -> int:
+    """The audio_id of ``audio_file`` in catalog item ``identifier``."""
+    return spark_xxhash64(identifier, audio_file)
+
+
+def audio_id_column(identifier: str | Column, audio_file: str | Column) -> Column:
+    """The same id as a Spark column: ``xxhash64(identifier, audio_file)``."""
+    from pyspark.sql import functions as F
+
+    return F.xxhash64(identifier, audio_file)
+
+
+def check_unique(df: DataFrame, limit: int = 5) -> None:
+    """Raise :class:`AudioIdCollision` if two distinct (identifier, audio_file) share an audio_id.
+
+    ``df`` has columns ``audio_id``, ``identifier`` and ``audio_file``; a
+    pair listed twice is not a collision.
+    """
+    from pyspark.sql import functions as F
+
+    pairs = df.select("audio_id", "identifier", "audio_file").distinct()
+    clashes = (
+        pairs.groupBy("audio_id")
+        .agg(F.sort_array(F.collect_list(F.struct("identifier", "audio_file"))).alias("files"))
+        .where(F.size("files") > 1)
+        .orderBy("audio_id")
+        .limit(limit)
+        .collect()
+    )
+    if clashes:
+        lines = [
+            f"audio_id {row.audio_id}: "
+            + " and ".join(f"{f.identifier}/{f.audio_file}" for f in row.files)
+            for row in clashes
+        ]
+        raise AudioIdCollision(
+            "audio_id collision, two files would share one key: " + "; ".join(lines)
+        )
