@@ -30,7 +30,7 @@ from galvasr.schemas import SAMPLE_RATE
 # Reject reasons of the decode stage (RejectRow.reason).
 MISSING = "missing"  # the audio file is not there
 UNDECODABLE = "undecodable"  # no audio stream, unknown format, or too many broken packets
-EMPTY = "empty"  # decodes to 0 samples
+EMPTY = "empty"  # 0 bytes, or decodes to 0 samples
 SILENT = "silent"  # every sample at or below the silence threshold
 TOO_LONG = "too_long"  # more samples than the configured maximum
 REASONS = (MISSING, UNDECODABLE, EMPTY, SILENT, TOO_LONG)
@@ -86,6 +86,8 @@ class PCMDecoder:
         options = {"format_whitelist": ",".join(formats)}
         if not hasattr(source, "read"):
             options["protocol_whitelist"] = "file"
+        if _size_bytes(source) == 0:
+            raise DecodeFailure(EMPTY, "the file is 0 bytes")
         try:
             self._container: Any = av.open(
                 source, mode="r", options=options, metadata_errors="replace"
@@ -145,6 +147,23 @@ class PCMDecoder:
                 yield from _pcm(resampler.resample(None))
         except av.error.FFmpegError as e:  # demuxing or resampling failed
             raise DecodeFailure(UNDECODABLE, f"decoding failed: {e}") from e
+
+
+def _size_bytes(source: Source) -> int | None:
+    """The file's size, or None where it cannot be told without reading it."""
+    if isinstance(source, str | os.PathLike):
+        try:
+            return os.stat(source).st_size
+        except FileNotFoundError as e:
+            raise DecodeFailure(MISSING, str(e)) from e
+        except OSError:
+            return None  # let FFmpeg say what is wrong
+    if source.seekable():
+        position = source.tell()
+        size = source.seek(0, os.SEEK_END)
+        source.seek(position)
+        return size
+    return None
 
 
 def _pcm(frames: list[Any]) -> Iterator[np.ndarray]:
@@ -244,3 +263,38 @@ def spool_pcm16k(
     return DecodedAudio(
         info=info, num_samples=num_samples, peak=peak, bad_packets=bad_packets, spool=spool
     )
+
+
+def encode_file(
+    path: str | os.PathLike[str],
+    pcm: np.ndarray,
+    sample_rate: int,
+    *,
+    codec: str = "flac",
+    bit_rate: int | None = None,
+) -> None:
+    """Write int16 PCM (``[samples]`` or ``[channels, samples]``) as a media file.
+
+    For fixtures and benchmarks: ``codec`` is an FFmpeg encoder (``flac``,
+    ``libmp3lame``, ``aac``, ``libopus``, ``pcm_s16le``); the container
+    follows the file name's extension.
+    """
+    planar = np.atleast_2d(np.asarray(pcm, dtype=np.int16))
+    layout = {1: "mono", 2: "stereo"}[planar.shape[0]]
+    with av.open(os.fspath(path), mode="w") as out:
+        stream: Any = out.add_stream(codec, rate=sample_rate, layout=layout)
+        if bit_rate:
+            stream.bit_rate = bit_rate
+        resampler = av.AudioResampler(
+            format=stream.codec_context.format, layout=layout, rate=sample_rate
+        )
+        step = 1 << 16
+        for start in range(0, planar.shape[1], step):
+            block = np.ascontiguousarray(planar[:, start : start + step].T).reshape(1, -1)
+            frame = av.AudioFrame.from_ndarray(block, format="s16", layout=layout)
+            frame.sample_rate = sample_rate
+            for f in resampler.resample(frame):
+                out.mux(stream.encode(f))
+        for f in resampler.resample(None):
+            out.mux(stream.encode(f))
+        out.mux(stream.encode(None))

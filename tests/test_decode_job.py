@@ -1,0 +1,169 @@
+"""The decode stage end to end on a tiny corpus with one of every fault."""
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from galvasr import audio, decode
+from galvasr.config import DecodeConfig
+from galvasr.schemas import AUDIO, CATALOG, CHUNKS, REJECTS, CatalogRow
+from galvasr.tables import read_table, write_table
+
+# Small windows so that a few seconds of audio make several chunks.
+CONFIG = DecodeConfig(
+    window_ms=4_000,
+    context_ms=500,
+    bucket_edges_ms=(1_000, 2_000, 3_000, 4_500),
+    max_duration_ms=12_000,
+    chunks_per_file=2,
+)
+
+
+def _tone(seconds: float, rate: int, hz: float) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    return (np.sin(2 * np.pi * hz * t) * 6000).astype(np.int16)
+
+
+def _corpus(tmp_path):
+    """(corpus dir, catalog rows, expected reason or None per audio_id)."""
+    corpus = tmp_path / "corpus"
+    files = {}  # audio_id -> (identifier, audio_file, expected reason)
+
+    def put(audio_id, identifier, name, reason, write=None):
+        files[audio_id] = (identifier, name, reason)
+        if write is not None:
+            path = corpus / "items" / identifier / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write(path)
+
+    put(1, "talk", "a.mp3", None,
+        lambda p: audio.encode_file(p, np.stack([_tone(9.5, 44_100, 300)] * 2), 44_100,
+                                    codec="libmp3lame"))  # fmt: skip
+    put(
+        2,
+        "talk",
+        "sub/b.flac",
+        None,
+        lambda p: audio.encode_file(p, _tone(0.7, 22_050, 500), 22_050),
+    )
+    put(3, "garbage", "g.mp3", audio.UNDECODABLE,
+        lambda p: p.write_bytes(np.random.default_rng(0).bytes(5000)))  # fmt: skip
+    put(
+        4,
+        "silent",
+        "s.flac",
+        audio.SILENT,
+        lambda p: audio.encode_file(p, np.zeros(8000, np.int16), 16_000),
+    )
+    put(
+        5,
+        "long",
+        "l.flac",
+        audio.TOO_LONG,
+        lambda p: audio.encode_file(p, _tone(13, 16_000, 200), 16_000),
+    )
+    put(6, "zero", "z.mp3", audio.EMPTY, lambda p: p.write_bytes(b""))
+    put(7, "gone", "m.mp3", audio.MISSING)
+    put(8, "talk", "../garbage/g.mp3", decode.BAD_PATH)
+    rows = [
+        CatalogRow(
+            audio_id=audio_id,
+            identifier=identifier,
+            audio_file=name,
+            subtitle_file="x.srt",
+            audio_size_bytes=None,
+            title=None,
+            creator=None,
+            license="cc-by",
+            license_url="",
+            language=None,
+            date=None,
+            source_url=None,
+        )  # fmt: skip
+        for audio_id, (identifier, name, _) in files.items()
+    ]
+    return corpus, rows, {a: r for a, (_, _, r) in files.items()}
+
+
+@pytest.fixture(scope="module")
+def decoded(spark, tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("decode")
+    corpus, rows, expected = _corpus(tmp_path)
+    roots = []
+    for run in ("first", "second"):
+        root = str(tmp_path / run)
+        catalog = spark.createDataFrame([CATALOG.to_dict(r) for r in rows], CATALOG.spark)
+        write_table(catalog, root, CATALOG)
+        summary = decode.run_decode(spark, str(corpus), root, CONFIG)
+        roots.append(root)
+    return corpus, roots, expected, summary
+
+
+def _sorted(spark, root, table):
+    return sorted(tuple(r) for r in read_table(spark, root, table).collect())
+
+
+def test_every_catalog_file_is_decoded_or_rejected_with_its_reason(spark, decoded):
+    _, (root, _), expected, summary = decoded
+    kept = {r.audio_id for r in read_table(spark, root, AUDIO).collect()}
+    rejects = read_table(spark, root, REJECTS).collect()
+    assert {r.audio_id: r.reason for r in rejects} == {
+        a: reason for a, reason in expected.items() if reason
+    }
+    assert all(r.stage == "decode" and r.detail for r in rejects)
+    assert kept == {a for a, reason in expected.items() if reason is None}
+    assert summary.files == 8 and summary.decoded == 2 and sum(summary.rejected.values()) == 6
+
+
+def test_chunks_put_the_whole_file_back_together(spark, decoded):
+    corpus, (root, _), _, summary = decoded
+    lengths = decode.DecodePlan.from_config(CONFIG).lengths
+    audio_rows = {r.audio_id: r for r in read_table(spark, root, AUDIO).collect()}
+    chunks = sorted(
+        read_table(spark, root, CHUNKS).collect(), key=lambda r: (r.audio_id, r.chunk_index)
+    )
+    for audio_id, path in ((1, "talk/a.mp3"), (2, "talk/sub/b.flac")):
+        pcm = np.concatenate(list(audio.decode_pcm16k(str(corpus / "items" / path))))
+        mine = [c for c in chunks if c.audio_id == audio_id]
+        assert [c.chunk_index for c in mine] == list(range(len(mine)))
+        assert audio_rows[audio_id].num_samples == len(pcm) == sum(c.num_samples for c in mine)
+        assert audio_rows[audio_id].num_chunks == len(mine)
+        for c in mine:
+            x = np.frombuffer(c.pcm, dtype="<i2")
+            assert len(x) == c.bucket_samples == lengths[c.bucket]
+            first = c.start_sample - c.context_before_samples
+            used = c.context_before_samples + c.num_samples + c.context_after_samples
+            assert np.array_equal(x[:used], pcm[first : first + used])
+            assert not x[used:].any()
+    assert audio_rows[1].duration_ms == 9_500 and audio_rows[1].source_codec.startswith("mp3")
+    assert (audio_rows[1].source_sample_rate, audio_rows[1].source_channels) == (44_100, 2)
+    # 9.5 s: 4 + 4 + 1.5 s owned. The first chunk has no context before it
+    # (4.5 s bucket), the middle one both (5 s, full), the last 0.5 + 1.5 s (2 s).
+    assert [(c.num_samples, c.bucket_samples) for c in chunks if c.audio_id == 1] == [
+        (64_000, 72_000), (64_000, 80_000), (24_000, 32_000)
+    ]  # fmt: skip
+    assert summary.chunks == len(chunks) == 4
+    padded = sum(c.bucket_samples - c.context_before_samples - c.num_samples
+                 - c.context_after_samples for c in chunks)  # fmt: skip
+    assert summary.padding["padded_samples"] == padded
+
+
+def test_chunk_files_are_partitioned_by_bucket_and_bounded(decoded):
+    _, (root, _), _, _ = decoded
+    files = sorted((Path(root) / "chunks").glob("bucket=*/*.parquet"))
+    assert {f.parent.name for f in files} == {"bucket=0", "bucket=1", "bucket=3", "bucket=4"}
+    assert all(pq.ParquetFile(f).metadata.num_rows <= CONFIG.chunks_per_file for f in files)
+
+
+def test_a_second_run_gives_identical_tables(spark, decoded):
+    _, (first, second), _, _ = decoded
+    for table in (CHUNKS, AUDIO, REJECTS):
+        assert _sorted(spark, first, table) == _sorted(spark, second, table)
+
+
+def test_config_refuses_lengths_off_the_model_frame():
+    with pytest.raises(ValueError, match="20 ms"):
+        dataclasses.replace(CONFIG, context_ms=510)
