@@ -15,7 +15,18 @@ from typing import Any
 
 @dataclass(frozen=True)
 class IngestConfig:
-    pass
+    """Read a corpus (catalog + item files), keep free-licensed audio paired with subtitles.
+
+    The corpus is a folder (local or gs://) holding the catalog, one JSON
+    item per line (gzip if its name ends in .gz), and every item's files at
+    ``<items_dir>/<identifier>/<name>``.
+    """
+
+    catalog_names: tuple[str, ...] = ("catalog.jsonl", "catalog.jsonl.gz")  # first found
+    items_dir: str = "items"
+    max_subtitle_bytes: int = 16 * 1024 * 1024  # larger: rejected as subtitle:too-large
+    source_url_template: str = "https://archive.org/details/{identifier}"
+    partitions: int = 0  # for the per-item work; 0: Spark's default parallelism
 
 
 def _default_bucket_edges_ms() -> tuple[int, ...]:

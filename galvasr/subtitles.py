@@ -80,10 +80,11 @@ def subtitle_format(file_name: str) -> str | None:
 def decode_text(data: bytes) -> tuple[str, str]:
     """``(text, encoding)``: the bytes decoded, never failing.
 
-    A byte order mark decides (UTF-8, UTF-16, UTF-32); else NUL bytes in
-    every other position mean UTF-16 without a mark; else UTF-8 if the bytes
-    are valid UTF-8; else cp1252 (Windows Western, the usual legacy encoding
-    of subtitles), and Latin-1 for the five bytes cp1252 leaves undefined.
+    A UTF-16 or UTF-32 byte order mark decides; else NUL bytes in every
+    other position mean UTF-16 without a mark; else (after any UTF-8 byte
+    order mark) UTF-8 if the bytes are valid UTF-8; else cp1252 (Windows
+    Western, the usual legacy encoding of subtitles); else Latin-1 (for the
+    five bytes cp1252 leaves undefined).
     Line ends become "\\n".
     """
     text, encoding = _decode(data)
@@ -93,7 +94,10 @@ def decode_text(data: bytes) -> tuple[str, str]:
 def _decode(data: bytes) -> tuple[str, str]:
     for bom, encoding in _BOMS:
         if data.startswith(bom):
-            return data[len(bom) :].decode(encoding, errors="replace"), encoding
+            data = data[len(bom) :]
+            if encoding == "utf-8":
+                break  # a UTF-8 mark is no promise: editors put it before cp1252 text too
+            return data.decode(encoding, errors="replace"), encoding
     sniffed = _sniff_utf16(data)
     if sniffed:
         return data.decode(sniffed, errors="replace"), sniffed

@@ -106,6 +106,7 @@ def test_any_encoding_gives_the_same_cues(encoding):
         ("héllo".encode("utf-16"), "héllo", "utf-16-le"),
         ("héllo\r\n".encode("utf-16-le"), "héllo\n", "utf-16-le"),
         ("“quoted” – café".encode("cp1252"), "“quoted” – café", "cp1252"),
+        (b"\xef\xbb\xbf" + "Renée – “x”".encode("cp1252"), "Renée – “x”", "cp1252"),
         (b"caf\xe9 \x81", "café \x81", "latin-1"),
         (b"", "", "utf-8"),
     ],
