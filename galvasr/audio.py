@@ -27,12 +27,12 @@ import numpy as np
 
 from galvasr.schemas import SAMPLE_RATE
 
-# Reject reasons of the decode stage (RejectRow.reason).
-MISSING = "missing"  # the audio file is not there
-UNDECODABLE = "undecodable"  # no audio stream, unknown format, or too many broken packets
-EMPTY = "empty"  # 0 bytes, or decodes to 0 samples
-SILENT = "silent"  # every sample at or below the silence threshold
-TOO_LONG = "too_long"  # more samples than the configured maximum
+# Reject reasons of the decode stage (RejectRow.reason), named like ingest's.
+MISSING = "audio:missing"  # the audio file is not there
+UNDECODABLE = "audio:undecodable"  # no audio stream, unknown format, no decodable frame
+EMPTY = "audio:empty"  # 0 bytes, or a well-formed stream of 0 samples
+SILENT = "audio:silent"  # every sample at or below the silence threshold
+TOO_LONG = "audio:too-long"  # more samples than the configured maximum
 REASONS = (MISSING, UNDECODABLE, EMPTY, SILENT, TOO_LONG)
 
 DEFAULT_FORMATS = ("mp3", "flac", "ogg", "wav", "mov", "matroska", "aac", "aiff")
@@ -251,6 +251,9 @@ def spool_pcm16k(
                 peak = max(peak, int(block.max()), -int(block.min()))
                 spool.write(block.astype("<i2", copy=False).tobytes())
             info, bad_packets = decoder.info, decoder.bad_packets
+        if num_samples == 0 and (bad_packets or not info.sample_rate):
+            # e.g. an ID3 tag followed by noise: the demuxer opens it, no frame decodes
+            raise DecodeFailure(UNDECODABLE, f"no decodable frame ({bad_packets} bad packets)")
         if num_samples == 0:
             raise DecodeFailure(EMPTY, "the audio stream decodes to 0 samples")
         if peak <= silence_peak:

@@ -11,7 +11,7 @@ Row shapes::
               pcm: bucket_samples int16 LE)                     ~1.09 MB a row
     audio    (audio_id, num_samples, duration_ms, source_sample_rate,
               source_channels, source_codec, num_chunks)
-    rejects  (stage="decode", reason in galvasr.audio.REASONS + "bad_path", ...)
+    rejects  (stage="decode", reason in galvasr.audio.REASONS or BAD_PATH, ...)
 
 How the memory stays bounded: a Python worker decodes one file at a time
 into a spool (memory up to ``spool_memory_bytes``, then a local temporary
@@ -56,7 +56,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STAGE = "decode"
-BAD_PATH = "bad_path"  # the catalog names a path outside the item's folder
+BAD_PATH = "catalog:unsafe-path"  # the catalog names a path outside the item's folder
 MAX_PARTITIONS = 4096
 
 

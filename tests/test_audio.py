@@ -88,6 +88,14 @@ def test_every_bad_file_is_a_failure_with_its_reason(tmp_path):
     audio.encode_file(tmp_path / "long.flac", tone(2.0, 16_000), 16_000)
     assert _reason(str(tmp_path / "missing.mp3")) == audio.MISSING
     assert _reason(str(tmp_path / "garbage.mp3")) == audio.UNDECODABLE
+    # an MP3 that keeps its ID3 tag and length, but every byte after it is noise
+    audio.encode_file(tmp_path / "tagged.mp3", tone(1.0, 16_000), 16_000, codec="libmp3lame")
+    tagged = (tmp_path / "tagged.mp3").read_bytes()
+    assert tagged[:3] == b"ID3"
+    tag = 10 + int.from_bytes(tagged[6:10], "big")
+    noise = np.random.default_rng(2).integers(0, 255, len(tagged) - tag, dtype=np.uint8)
+    (tmp_path / "corrupt.mp3").write_bytes(tagged[:tag] + noise.tobytes())
+    assert _reason(str(tmp_path / "corrupt.mp3")) == audio.UNDECODABLE
     assert _reason(str(tmp_path / "zero.mp3")) == audio.EMPTY
     assert _reason(str(tmp_path / "empty.wav")) == audio.EMPTY
     assert _reason(str(tmp_path / "silent.flac")) == audio.SILENT
