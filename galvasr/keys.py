@@ -107,6 +107,20 @@ def audio_id_column(identifier: str | Column, audio_file: str | Column) -> Colum
     return F.xxhash64(identifier, audio_file)
 
 
+def check_matches_spark(df: DataFrame) -> None:
+    """Raise ValueError unless every ``audio_id`` of ``df`` equals Spark's own xxhash64.
+
+    A guard against a Spark release that changes its hash: ids would no
+    longer match those of earlier runs, and this says so before any is written.
+    """
+    from pyspark.sql import functions as F
+
+    bad = df.where(F.col("audio_id") != audio_id_column("identifier", "audio_file")).limit(3)
+    rows = bad.select("audio_id", "identifier", "audio_file").collect()
+    if rows:
+        raise ValueError(f"audio_id differs from Spark's xxhash64(identifier, audio_file): {rows}")
+
+
 def check_unique(df: DataFrame, limit: int = 5) -> None:
     """Raise :class:`AudioIdCollision` if two distinct (identifier, audio_file) share an audio_id.
 
