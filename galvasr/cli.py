@@ -77,5 +77,32 @@ def train(
     run_training(get_config(config), console=console)
 
 
+@app.command("sample-corpus")
+def sample_corpus(
+    out: Annotated[Path, typer.Argument(help="Folder to write the corpus to.")] = SAMPLE_CORPUS,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed of every random choice [default: 2024].")
+    ] = None,
+    item: Annotated[
+        list[str] | None, typer.Option(help="Generate only this item (repeatable).")
+    ] = None,
+    small: Annotated[bool, typer.Option(help="Only two short items, for a quick look.")] = False,
+) -> None:
+    """Generate the sample corpus with its ground truth (data/sample by default)."""
+    from galvasr.corpus.generate import DEFAULT_SEED, SMALL_ITEMS, generate
+
+    only = list(SMALL_ITEMS) if small else item or None
+    summary = generate(
+        out,
+        seed=DEFAULT_SEED if seed is None else seed,
+        only=only,
+        progress=lambda i: console.print(f"generating {i}"),
+    )
+    console.print(
+        f"{summary.items} items, {summary.audio_files} audio files, "
+        f"{summary.audio_minutes} min of audio, {summary.total_bytes / 1e6:.1f} MB in {out}"
+    )
+
+
 if __name__ == "__main__":
     app()
