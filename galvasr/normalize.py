@@ -1,0 +1,128 @@
+"""Subtitle text to a CTC model's alphabet, as the words would be spoken.
+
+``to_alphabet`` spells numbers out (cardinals, ordinals, decimals, years,
+currency and percentages, with num2words), turns the common symbols into
+words, transliterates accented and foreign letters to ASCII (unidecode),
+folds case to the model's, and drops everything else. Words are separated by
+the alphabet's word separator. The result contains only symbols of the
+alphabet (blank excluded), never starts or ends with a separator nor has two
+in a row, and normalizing it again changes nothing. The original cue text is
+not touched: stages keep it next to the normalized one.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Protocol
+
+from num2words import num2words
+from unidecode import unidecode
+
+
+class Alphabet(Protocol):
+    """What normalization needs of a CTC vocabulary (galvasr.model.Vocabulary has it)."""
+
+    @property
+    def symbols(self) -> tuple[str, ...]: ...
+    @property
+    def blank_index(self) -> int: ...
+    @property
+    def word_separator(self) -> str: ...
+    @property
+    def upper(self) -> bool: ...
+
+
+_CURRENCIES = {
+    "$": ("dollar", "dollars", "cent", "cents"),
+    "£": ("pound", "pounds", "penny", "pence"),
+    "€": ("euro", "euros", "cent", "cents"),
+    "¥": ("yen", "yen", "sen", "sen"),
+}
+_SYMBOLS = {
+    "&": " and ", "@": " at ", "+": " plus ", "=": " equals ", "%": " percent ",
+    "°": " degrees ", "#": " number ", "×": " times ", "½": " one half ",
+    "¼": " one quarter ", "¾": " three quarters ",
+}  # fmt: skip
+_QUOTES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'", "´": "'"})
+
+_NUM = r"\d+(?:,\d{3})*(?:\.\d+)?"
+_CURRENCY = re.compile(r"([$£€¥])\s?(" + _NUM + r")")
+_PERCENT = re.compile(r"(" + _NUM + r")\s?%")
+_ORDINAL = re.compile(r"\b(\d+)(?:st|nd|rd|th)\b", re.IGNORECASE)
+_NUMBER = re.compile(_NUM)
+_WORD_BREAKS = re.compile(r"[-‐‑‒–—―_/\\|~]")
+_SPACES = re.compile(r"\s+")
+_MAX_SPELLED = 10**15  # longer digit strings are read digit by digit
+
+
+def to_alphabet(text: str, alphabet: Alphabet) -> str:
+    """``text`` as a model with ``alphabet`` would spell it (may be empty)."""
+    text = unicodedata.normalize("NFKC", text).translate(_QUOTES)
+    if alphabet.word_separator != " ":
+        text = text.replace(alphabet.word_separator, " ")
+    text = _CURRENCY.sub(_spell_currency, text)
+    text = _PERCENT.sub(lambda m: f" {_spell_number(m.group(1))} percent ", text)
+    text = _ORDINAL.sub(lambda m: f" {_spell_ordinal(m.group(1))} ", text)
+    text = _NUMBER.sub(lambda m: f" {_spell_number(m.group())} ", text)
+    for symbol, words in _SYMBOLS.items():
+        text = text.replace(symbol, words)
+    text = unidecode(text)
+    text = text.upper() if alphabet.upper else text.lower()
+    text = _WORD_BREAKS.sub(" ", text)
+    return _keep_known(text, alphabet)
+
+
+def _keep_known(text: str, alphabet: Alphabet) -> str:
+    blank = alphabet.symbols[alphabet.blank_index]
+    known = {
+        s for s in alphabet.symbols if len(s) == 1 and s not in (blank, alphabet.word_separator)
+    }
+    keep_apostrophe = "'" in known
+    known.discard("'")
+    chars = []
+    for i, c in enumerate(text):
+        if c in known:
+            chars.append(c)
+        elif c == "'" and keep_apostrophe:
+            # Only inside a word ("don't"); quotation marks are not spoken.
+            before = text[i - 1] if i > 0 else ""
+            after = text[i + 1] if i + 1 < len(text) else ""
+            chars.append("'" if before in known and after in known else " ")
+        else:
+            chars.append(" ")
+    words = _SPACES.sub(" ", "".join(chars)).split()
+    return alphabet.word_separator.join(words)
+
+
+def _spell_number(digits: str) -> str:
+    digits = digits.replace(",", "")
+    if "." in digits:
+        whole, frac = digits.split(".", 1)
+        return f"{_spell_number(whole)} point {' '.join(num2words(int(d)) for d in frac)}"
+    n = int(digits)
+    if n >= _MAX_SPELLED or (len(digits) > 1 and digits.startswith("0")):
+        return " ".join(num2words(int(d)) for d in digits)
+    if len(digits) == 4 and 1100 <= n <= 2099 and n % 1000 != 0:
+        return str(num2words(n, to="year"))
+    return str(num2words(n))
+
+
+def _spell_ordinal(digits: str) -> str:
+    n = int(digits)
+    if n >= _MAX_SPELLED:
+        return _spell_number(digits)
+    return str(num2words(n, to="ordinal"))
+
+
+def _spell_currency(m: re.Match[str]) -> str:
+    one, many, sub_one, sub_many = _CURRENCIES[m.group(1)]
+    amount = m.group(2).replace(",", "")
+    whole, _, frac = amount.partition(".")
+    words = f"{_spell_number(whole)} {one if int(whole) == 1 else many}"
+    if frac and len(frac) == 2 and int(frac):
+        cents = int(frac)
+        words += f" {num2words(cents)} {sub_one if cents == 1 else sub_many}"
+    elif frac and int(frac):
+        words = f"{_spell_number(amount)} {many}"
+    return f" {words} "
