@@ -77,6 +77,38 @@ def train(
     run_training(get_config(config), console=console)
 
 
+@app.command()
+def infer(
+    root: Annotated[str, typer.Option(help="Run root: a folder or gs://bucket/prefix.")] = (
+        "runs/sample"
+    ),
+    model: Annotated[
+        str | None,
+        typer.Option(help="Acoustic model checkpoint folder (default: the bundled one)."),
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="TOML config; unset keys keep defaults.")
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override one setting: SECTION.KEY=VALUE (TOML value)."),
+    ] = None,
+    worker_id: Annotated[str | None, typer.Option(help="Name in leases and summaries.")] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """CTC log-probabilities of every chunk (tpu/infer.py); run it on any number of hosts."""
+    import json
+
+    from galvasr.config import load_config, parse_overrides
+    from tpu.infer import run_infer
+
+    cfg = load_config(config, parse_overrides(set_ or [])).infer
+    summary = run_infer(root, model, cfg, worker_id=worker_id, progress=progress, console=console)
+    print(json.dumps(summary))
+    if summary["shards_failed"]:
+        raise typer.Exit(1)
+
+
 @app.command("sample-corpus")
 def sample_corpus(
     out: Annotated[Path, typer.Argument(help="Folder to write the corpus to.")] = SAMPLE_CORPUS,

@@ -69,6 +69,42 @@ class DecodeConfig:
 
 
 @dataclass(frozen=True)
+class InferConfig:
+    """CTC log-probabilities of every chunk, on the local accelerators (tpu/infer.py).
+
+    Run: ``galvasr infer --root runs/sample`` on every host, or
+    ``python -m tpu.infer --root gs://bucket/run``. A batch holds at most
+    ``batch_frames_per_device`` output frames per device (34 s chunks are 1,700
+    frames). float16 is stored because it changes alignments by nothing
+    measurable while uint8q, half the size, moves some boundaries a frame
+    (benchmarks/infer_quantize.py).
+    """
+
+    model: str = ""  # checkpoint folder; "": the committed models/galvasr-small
+    precision: str = "float32"  # or bfloat16 (galvasr.model.PRECISIONS)
+    encoding: str = "float16"  # or uint8q (galvasr.quantize)
+    batch_frames_per_device: int = 16_384
+    max_batch_per_device: int = 64
+    prefetch_batches: int = 4  # decoded batches queued ahead of the device
+    write_queue_batches: int = 4  # results queued for the writer thread
+    lease_ttl_s: float = 120.0  # a dead worker's shard is taken over after this
+    poll_s: float = 5.0  # wait between looks when every remaining shard is leased
+    wait_for_leased: bool = True  # False: exit instead of waiting for others' shards
+
+    def __post_init__(self) -> None:
+        if self.encoding not in ("float16", "uint8q"):
+            raise ValueError(f"infer: encoding is float16 or uint8q, not {self.encoding!r}")
+        if self.precision not in ("float32", "bfloat16"):
+            raise ValueError(f"infer: precision is float32 or bfloat16, not {self.precision!r}")
+        if min(self.batch_frames_per_device, self.max_batch_per_device) <= 0:
+            raise ValueError("infer: batch_frames_per_device and max_batch_per_device > 0")
+        if min(self.prefetch_batches, self.write_queue_batches) <= 0:
+            raise ValueError("infer: queue sizes > 0")
+        if self.lease_ttl_s <= 0 or self.poll_s <= 0:
+            raise ValueError("infer: lease_ttl_s and poll_s > 0")
+
+
+@dataclass(frozen=True)
 class AlignConfig:
     """Align every cue to the log-probabilities and cut ~15 s segments (galvasr.align_stage).
 
@@ -152,6 +188,7 @@ class ReleaseConfig:
 class Config:
     ingest: IngestConfig = field(default_factory=IngestConfig)
     decode: DecodeConfig = field(default_factory=DecodeConfig)
+    infer: InferConfig = field(default_factory=InferConfig)
     align: AlignConfig = field(default_factory=AlignConfig)
     release: ReleaseConfig = field(default_factory=ReleaseConfig)
 
