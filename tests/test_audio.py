@@ -121,3 +121,17 @@ def test_only_allowed_demuxers_open_a_file_and_playlists_are_never_followed(tmp_
     with av.open(str(playlist)) as unrestricted:
         assert unrestricted.format.name == "hls"
     assert _reason(str(playlist)) == audio.UNDECODABLE
+
+
+def test_blocks_are_exactly_what_pyavs_own_resampler_makes(tmp_path):
+    x = tone(2.5, 44_100, hz=1234.5)
+    audio.encode_file(tmp_path / "a.mp3", np.stack([x, x // 2]), 44_100, codec="libmp3lame")
+    reference = []
+    with av.open(str(tmp_path / "a.mp3")) as container:
+        resampler = av.AudioResampler(format="s16", layout="mono", rate=16_000)
+        for frame in container.decode(container.streams.audio[0]):
+            reference += [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
+        reference += [f.to_ndarray().reshape(-1) for f in resampler.resample(None)]
+    blocks = list(audio.decode_pcm16k(str(tmp_path / "a.mp3")))
+    assert [len(b) for b in blocks] == [16_000, 16_000, 8_000]
+    assert np.array_equal(np.concatenate(blocks), np.concatenate(reference))
