@@ -109,6 +109,40 @@ def infer(
         raise typer.Exit(1)
 
 
+@app.command()
+def align(
+    root: Annotated[str, typer.Option(help="Run root: a folder or gs://bucket/prefix.")] = (
+        "runs/sample"
+    ),
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="Checkpoint folder of the model that made the logits (default: bundled)."
+        ),
+    ] = None,
+    model_version: Annotated[
+        str | None, typer.Option(help="Fail unless the model is this version.")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="TOML config; unset keys keep defaults.")
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override one setting: SECTION.KEY=VALUE (TOML value)."),
+    ] = None,
+) -> None:
+    """Align cues to the logits and cut segments (jobs/align.py under spark-submit)."""
+    from galvasr.align_stage import load_contract, run_align
+    from galvasr.config import load_config, parse_overrides
+    from galvasr.spark import get_spark
+
+    cfg = load_config(config, parse_overrides(set_ or []))
+    contract = load_contract(model or cfg.infer.model or None, model_version)
+    spark = get_spark("galvasr-align")
+    spark.sparkContext.setLogLevel("WARN")
+    print(run_align(spark, root, contract, cfg.align).to_json())
+
+
 @app.command("sample-corpus")
 def sample_corpus(
     out: Annotated[Path, typer.Argument(help="Folder to write the corpus to.")] = SAMPLE_CORPUS,
