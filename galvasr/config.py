@@ -123,6 +123,7 @@ class AlignConfig:
     max_cue_cer: float = 0.3  # a cue above never enters a segment (align:high-cer)
     min_cue_score: float = -3.0  # ctc-segmentation confidence; below: align:low-score
     max_segment_cer: float = 0.3  # greedy decode of the whole segment vs its text
+    max_passes: int = 3  # re-alignments of a piece without its bad cues (see galvasr.align)
     score_window_frames: int = 30  # ctc-segmentation's score_min_mean_over_L
     margin_s: float = 5.0  # search window beyond the subtitle times, each side
     piece_max_s: float = 60.0  # subtitle time aligned in one ctc-segmentation call
