@@ -78,6 +78,33 @@ def train(
 
 
 @app.command()
+def decode(
+    corpus: Annotated[str, typer.Option(help="Corpus root: a folder or gs://bucket/prefix.")] = str(
+        SAMPLE_CORPUS
+    ),
+    root: Annotated[str, typer.Option(help="Run root: a folder or gs://bucket/prefix.")] = (
+        "runs/sample"
+    ),
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="TOML config; unset keys keep defaults.")
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override one setting: SECTION.KEY=VALUE (TOML value)."),
+    ] = None,
+) -> None:
+    """Decode every catalog file into bucketed 16 kHz chunks (jobs/decode.py under spark-submit)."""
+    from galvasr.config import load_config, parse_overrides
+    from galvasr.decode import run_decode
+    from galvasr.spark import get_spark
+
+    cfg = load_config(config, parse_overrides(set_ or []))
+    spark = get_spark("galvasr-decode")
+    spark.sparkContext.setLogLevel("WARN")
+    print(run_decode(spark, corpus, root, cfg.decode).to_json())
+
+
+@app.command()
 def infer(
     root: Annotated[str, typer.Option(help="Run root: a folder or gs://bucket/prefix.")] = (
         "runs/sample"

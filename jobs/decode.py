@@ -10,6 +10,7 @@ line on stdout. The logic is galvasr.decode.run_decode.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
@@ -24,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", required=True, help="run root holding the catalog table")
     parser.add_argument("--config", type=Path, help="TOML config; its [decode] table is used")
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     config = load_config(args.config)
     spark = get_spark("galvasr-decode")
     summary = run_decode(spark, args.corpus, args.root, config.decode)
