@@ -101,7 +101,8 @@ def decode(
     cfg = load_config(config, parse_overrides(set_ or []))
     spark = get_spark("galvasr-decode")
     spark.sparkContext.setLogLevel("WARN")
-    print(run_decode(spark, corpus, root, cfg.decode).to_json())
+    summary = run_decode(spark, corpus, root, cfg.decode, items_dir=cfg.ingest.items_dir)
+    print(summary.to_json())
 
 
 @app.command()

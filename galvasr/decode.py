@@ -35,7 +35,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import astuple, dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
-from galvasr import audio, storage
+from galvasr import audio, catalog, storage
 from galvasr.buckets import PaddingReport, bucket_for, bucket_lengths, plan_windows
 from galvasr.config import DecodeConfig
 from galvasr.schemas import (
@@ -90,9 +90,10 @@ class DecodePlan:
         )
 
 
-def audio_path(identifier: str, audio_file: str) -> str:
-    """Where a catalog file lives under the corpus root; ValueError if it would escape."""
-    return storage.check_path(f"items/{storage.check_path(identifier)}/{audio_file}")
+def audio_path(items_dir: str, identifier: str, audio_file: str) -> str:
+    """Where a catalog file lives under the corpus root (as ingest found it); ValueError
+    if the identifier or name could point outside the item's folder."""
+    return storage.check_path(catalog.item_path(items_dir, identifier, audio_file))
 
 
 def _reject(audio_id: int, identifier: str, audio_file: str, reason: str, detail: str) -> RejectRow:
@@ -109,11 +110,16 @@ def _reject(audio_id: int, identifier: str, audio_file: str, reason: str, detail
 
 
 def decode_file(
-    audio_id: int, identifier: str, audio_file: str, corpus: str, plan: DecodePlan
+    audio_id: int,
+    identifier: str,
+    audio_file: str,
+    corpus: str,
+    plan: DecodePlan,
+    items_dir: str = "items",
 ) -> Iterator[ChunkRow | AudioRow | RejectRow]:
     """The chunks of one catalog file, then its AudioRow; or one RejectRow."""
     try:
-        path = audio_path(identifier, audio_file)
+        path = audio_path(items_dir, identifier, audio_file)
     except ValueError as e:
         yield _reject(audio_id, identifier, audio_file, BAD_PATH, str(e))
         return
@@ -176,10 +182,10 @@ _KINDS = {ChunkRow: "chunk", AudioRow: "audio", RejectRow: "reject"}
 
 
 def _decode_partition(
-    rows: Iterable[Any], corpus: str, plan: DecodePlan
+    rows: Iterable[Any], corpus: str, plan: DecodePlan, items_dir: str
 ) -> Iterator[tuple[str, tuple[Any, ...]]]:
     for r in rows:
-        for out in decode_file(r.audio_id, r.identifier, r.audio_file, corpus, plan):
+        for out in decode_file(r.audio_id, r.identifier, r.audio_file, corpus, plan, items_dir):
             yield _KINDS[type(out)], astuple(out)
 
 
@@ -202,24 +208,29 @@ class DecodeSummary:
         return json.dumps(self.__dict__, sort_keys=True)
 
 
-def run_decode(spark: SparkSession, corpus: str, root: str, config: DecodeConfig) -> DecodeSummary:
-    """Decode every catalog file under ``root`` from ``corpus``; write chunks, audio, rejects."""
+def run_decode(
+    spark: SparkSession, corpus: str, root: str, config: DecodeConfig, *, items_dir: str = "items"
+) -> DecodeSummary:
+    """Decode every catalog file under ``root`` from ``corpus``; write chunks, audio, rejects.
+
+    ``items_dir`` is the corpus folder of the items, the ingest config's.
+    """
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
     plan = DecodePlan.from_config(config)
-    catalog = read_table(spark, root, CATALOG)
+    catalog_df = read_table(spark, root, CATALOG)
     c = CATALOG.c
-    files = catalog.count()
+    files = catalog_df.count()
     partitions = config.partitions or max(1, min(files, MAX_PARTITIONS))
     # Largest files first, about one per task: long files start early and
     # do not queue behind short ones (longest-processing-time-first).
-    todo = catalog.select(c.audio_id, c.identifier, c.audio_file, c.audio_size_bytes)
+    todo = catalog_df.select(c.audio_id, c.identifier, c.audio_file, c.audio_size_bytes)
     todo = todo.repartitionByRange(
         partitions, F.coalesce(F.col(c.audio_size_bytes), F.lit(0)).desc(), F.col(c.audio_id)
     )
     out = todo.rdd.mapPartitions(
-        functools.partial(_decode_partition, corpus=str(corpus), plan=plan),
+        functools.partial(_decode_partition, corpus=str(corpus), plan=plan, items_dir=items_dir),
         preservesPartitioning=False,
     ).persist(StorageLevel.DISK_ONLY)
     try:

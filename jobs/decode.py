@@ -28,7 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     config = load_config(args.config)
     spark = get_spark("galvasr-decode")
-    summary = run_decode(spark, args.corpus, args.root, config.decode)
+    summary = run_decode(
+        spark, args.corpus, args.root, config.decode, items_dir=config.ingest.items_dir
+    )
     print(summary.to_json(), flush=True)
     return 0
 
