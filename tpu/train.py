@@ -72,13 +72,29 @@ def prepare_data(c: TrainConfig) -> tuple[Utterances, Utterances]:
     return load_cache(train), load_cache(heldout)
 
 
-def make_optimizer(c: TrainConfig) -> optax.GradientTransformation:
-    schedule = optax.warmup_cosine_decay_schedule(
-        0.0, c.peak_lr, c.warmup_steps, max(c.num_steps, c.warmup_steps + 1), c.peak_lr * 0.02
+def make_schedule(c: TrainConfig) -> optax.Schedule:
+    """Warm up, hold, then decay linearly over the last ``decay_fraction`` of the steps.
+
+    Unlike cosine, the curve up to the decay does not depend on ``num_steps``:
+    a run can be lengthened or shortened before its decay starts and still
+    be exactly the run its final config describes.
+    """
+    decay_steps = max(1, int(c.num_steps * c.decay_fraction))
+    hold_steps = max(0, c.num_steps - c.warmup_steps - decay_steps)
+    return optax.join_schedules(
+        [
+            optax.linear_schedule(0.0, c.peak_lr, c.warmup_steps),
+            optax.constant_schedule(c.peak_lr),
+            optax.linear_schedule(c.peak_lr, c.peak_lr * 0.02, decay_steps),
+        ],
+        [c.warmup_steps, c.warmup_steps + hold_steps],
     )
+
+
+def make_optimizer(c: TrainConfig) -> optax.GradientTransformation:
     return optax.chain(
         optax.clip_by_global_norm(c.grad_clip),
-        optax.adamw(schedule, weight_decay=c.weight_decay),
+        optax.adamw(make_schedule(c), weight_decay=c.weight_decay),
     )
 
 

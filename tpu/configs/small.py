@@ -22,7 +22,9 @@ from galvasr.textsource import HELDOUT_BOOKS, TRAIN_BOOKS
 @dataclass(frozen=True)
 class TrainConfig:
     name: str = "galvasr-small"
-    model: ConvCTCConfig = field(default_factory=ConvCTCConfig)
+    model: ConvCTCConfig = field(
+        default_factory=lambda: ConvCTCConfig(width=192, expansion=2, num_blocks=6, kernel_size=15)
+    )
     augment: Augment = field(default_factory=Augment)
     # data
     train_books: tuple[str, ...] = TRAIN_BOOKS
@@ -37,15 +39,16 @@ class TrainConfig:
     batch_size: int = 8
     example_seconds: float = 8.0
     max_label: int = 200
-    num_steps: int = 3000
-    peak_lr: float = 2e-3
-    warmup_steps: int = 300
+    num_steps: int = 1500
+    peak_lr: float = 3e-3
+    warmup_steps: int = 150
+    decay_fraction: float = 0.3
     weight_decay: float = 1e-2
     grad_clip: float = 1.0
     # bookkeeping
     workdir: str = "runs/train/small"
     export_dir: str = "models/galvasr-small"
-    checkpoint_every: int = 100
+    checkpoint_every: int = 50
     eval_every: int = 250
     eval_utterances: int = 100  # of the held-out set, at eval_every; all of it at the end
 

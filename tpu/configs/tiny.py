@@ -29,7 +29,7 @@ def get_config() -> TrainConfig:
         example_seconds=4.0,
         max_label=100,
         num_steps=6,
-        warmup_steps=2,
+        warmup_steps=1,
         workdir="runs/train/tiny",
         export_dir="runs/train/tiny/export",
         checkpoint_every=2,
