@@ -1,6 +1,10 @@
 """The decode stage end to end on a tiny corpus with one of every fault."""
 
 import dataclasses
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +16,8 @@ from galvasr.config import DecodeConfig
 from galvasr.schemas import AUDIO, CATALOG, CHUNKS, REJECTS, CatalogRow
 from galvasr.tables import read_table, write_table
 
+REPO = Path(__file__).resolve().parent.parent
+
 # Small windows so that a few seconds of audio make several chunks.
 CONFIG = DecodeConfig(
     window_ms=4_000,
@@ -20,6 +26,13 @@ CONFIG = DecodeConfig(
     max_duration_ms=12_000,
     chunks_per_file=2,
 )
+CONFIG_TOML = """[decode]
+window_ms = 4000
+context_ms = 500
+bucket_edges_ms = [1000, 2000, 3000, 4500]
+max_duration_ms = 12000
+chunks_per_file = 2
+"""
 
 
 def _tone(seconds: float, rate: int, hz: float) -> np.ndarray:
@@ -167,3 +180,22 @@ def test_a_second_run_gives_identical_tables(spark, decoded):
 def test_config_refuses_lengths_off_the_model_frame():
     with pytest.raises(ValueError, match="20 ms"):
         dataclasses.replace(CONFIG, context_ms=510)
+
+
+def test_spark_submit_runs_the_job_and_writes_the_same_tables(spark, decoded, tmp_path):
+    corpus, (first, _), _, _ = decoded
+    root = tmp_path / "submitted"
+    write_table(read_table(spark, first, CATALOG), str(root), CATALOG)
+    (tmp_path / "run.toml").write_text(CONFIG_TOML)
+    env = dict(os.environ, PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable)
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "spark-submit"), "--master", "local[2]",
+         "--conf", "spark.ui.enabled=false", str(REPO / "jobs" / "decode.py"),
+         "--corpus", str(corpus), "--root", str(root), "--config", str(tmp_path / "run.toml")],
+        env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads([x for x in done.stdout.splitlines() if x.startswith("{")][-1])
+    assert summary["files"] == 8 and summary["decoded"] == 2 and summary["chunks"] == 4
+    for table in (CHUNKS, AUDIO, REJECTS):
+        assert _sorted(spark, str(root), table) == _sorted(spark, first, table)
