@@ -307,6 +307,7 @@ class WorkerStats:
     batches_split_for_memory: int = 0
     lease_renewals: int = 0
     lease_errors: list[str] = field(default_factory=list)
+    leases_swept: int = 0  # stale records of finished shards deleted at the end
     sample_rate: int = 16_000
 
     def to_dict(self) -> dict[str, Any]:
@@ -349,6 +350,7 @@ class WorkerStats:
             ),
             "lease_renewals": self.lease_renewals,
             "lease_errors": self.lease_errors,
+            "leases_swept": self.leases_swept,
         }
 
 

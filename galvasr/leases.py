@@ -167,6 +167,18 @@ class Leases:
         """Delete this worker's record (after the shard's output is committed)."""
         self.store.delete(self._path(lease.shard, lease.attempt), missing_ok=True)
 
+    def clear(self, shard: str) -> int:
+        """Delete every record of ``shard``, whoever wrote it; the number deleted.
+
+        Only for a shard whose output is committed, where a lease no longer
+        means anything: e.g. one left by a worker that died right after
+        taking a shard that another worker, whose lease had lapsed, finished.
+        """
+        attempts = self.attempts(shard)
+        for attempt in attempts:
+            self.store.delete(self._path(shard, attempt), missing_ok=True)
+        return len(attempts)
+
     def _create(self, shard: str, attempt: int) -> Lease | None:
         lease = Lease(
             shard=shard,
@@ -234,6 +246,13 @@ class LeaseKeeper:
             self._lost.discard(shard)
             if lease is not None:
                 self.leases.release(lease)
+
+    def sweep(self, done: set[str]) -> int:
+        """Clear the records of every shard in ``done`` (output committed) that this worker
+        does not hold; the number of records deleted."""
+        with self._lock:
+            stale = [shard for shard in self.leases.scan() if shard in done]
+            return sum(self.leases.clear(s) for s in stale if s not in self._held)
 
     def is_lost(self, shard: str) -> bool:
         with self._lock:

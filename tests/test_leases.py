@@ -164,3 +164,18 @@ def test_bad_arguments() -> None:
         Leases(open_store("/tmp"), PREFIX, "a", ttl_s=0)
     with pytest.raises(ValueError):
         Leases(open_store("/tmp"), "../x", "a", ttl_s=1)
+
+
+def test_sweep_clears_finished_shards_but_not_held_or_unfinished(
+    new_store: Callable[[], Store],
+) -> None:
+    clock = Clock()
+    dead = worker(new_store, "dead", clock)
+    for shard in ("bucket=0/a.parquet", "bucket=0/b.parquet", "bucket=0/c.parquet"):
+        assert dead.try_acquire(shard) is not None
+    keeper = LeaseKeeper(worker(new_store, "me", clock))
+    clock.now += 11
+    assert keeper.try_acquire("bucket=0/c.parquet")
+    swept = keeper.sweep({"bucket=0/a.parquet", "bucket=0/c.parquet"})
+    assert swept == 1  # a; c is held by this worker; b is not finished
+    assert sorted(keeper.scan()) == ["bucket=0/b.parquet", "bucket=0/c.parquet"]

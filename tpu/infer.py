@@ -268,6 +268,12 @@ class Worker:
                 # Every remaining shard is leased by a live worker: wait for
                 # it to finish, or for its lease to expire.
                 self._stop.wait(self.config.poll_s)
+        if not pending and not self._stop.is_set():
+            # Leases left on finished shards (by a worker that died right after
+            # taking a shard someone else committed) would otherwise stay forever.
+            outputs = set(store.list(prefix))
+            done = {s.key for s in shards if s.output_path(self.version) in outputs}
+            self.stats.leases_swept = keeper.sweep(done)
 
     def _reader(self, keeper: LeaseKeeper, shards: list[plan.Shard]) -> None:
         store = open_store(self.root)
