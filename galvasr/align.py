@@ -18,11 +18,12 @@ preamble), so the margins cost nothing but time. A piece whose table would
 exceed ``max_table_mb`` is split in two; a single cue that still would is
 rejected. With the defaults a table is ~3,500 x ~1,300 x 4 B = 18 MB.
 
-Boundaries. ctc-segmentation gives the frame at which each label is first
-entered. A cue starts at the frame its first character is entered and ends
-after the last frame on which its last character is more likely than the
-blank (CTC emits a character as a spike; the blank that follows is
-ambiguous in time, so its entry frame is not used). Frame ``f`` starts at
+Boundaries. The Viterbi path gives the frame at which each label is first
+entered. CTC emits a character as a spike of a frame or a few, and the
+blanks around it are ambiguous in time, so a cue starts on the first frame
+of its first character's spike and ends after the last frame of its last
+character's spike (the frames next to the entry frame on which that
+character is more likely than the blank). Frame ``f`` starts at
 sample ``f * frame_stride_samples``. ``pad_before_ms``/``pad_after_ms``
 widen each cue, never past the middle of the pause to its neighbour.
 
@@ -289,19 +290,43 @@ def _align_piece(
         return None
     entered, path_lp = found
     out = []
+    previous_end = 0
     for k, p in enumerate(piece):
         first, nxt = begins[k] + 1, begins[k + 1]
+        # Stays on the blank before a cue are free, so the path may enter the
+        # first character on the last frame of its spike: go back to its start.
         start = int(entered[first])
-        last_entry = int(entered[nxt - 1])
-        # The last character's spike: the frames from its entry on where it
-        # stays more likely than the blank.
+        head = int(p.labels[0])
+        before = lpz[previous_end:start][::-1]
+        cold = np.flatnonzero(before[:, head] < before[:, blank])
+        entry = start
+        start -= int(cold[0]) if cold.size else before.shape[0]
+        path_lp[start:entry] = lpz[start:entry, head]
+        # The last character's spike(s). ctc-segmentation's topology lets a
+        # repeated letter ("all") be entered twice within one spike, leaving
+        # the second spike to the free blank after the cue; so count spikes
+        # from the first of the trailing repeats, up to where the next cue
+        # starts.
         last = int(p.labels[-1])
-        after = lpz[last_entry + 1 : max(int(entered[nxt]), last_entry + 1)]
-        cold = np.flatnonzero(after[:, last] < after[:, blank])
-        end = last_entry + 1 + (int(cold[0]) if cold.size else after.shape[0])
+        repeats = len(p.labels) - len(np.trim_zeros(p.labels - last, "b"))
+        limit = int(entered[nxt + 1]) if nxt + 1 < len(labels) else lpz.shape[0]
+        end = _spikes_end(lpz, last, blank, int(entered[nxt - repeats]), repeats, limit)
         score = min_mean_score(path_lp[start:end], config.score_window_frames)
         out.append((p, start, end, score))
+        previous_end = end
     return out
+
+
+def _spikes_end(lpz: np.ndarray, label: int, blank: int, start: int, count: int, limit: int) -> int:
+    """One past the ``count``-th run of frames from ``start`` where ``label`` beats the blank.
+
+    The first run starts at ``start`` (the label was entered there); if fewer
+    than ``count`` runs fit before ``limit``, the end of the last one found.
+    """
+    hot = lpz[start:limit, label] >= lpz[start:limit, blank]
+    hot[0] = True
+    edges = np.flatnonzero(np.diff(np.concatenate([hot, [False]]).astype(np.int8)) == -1)
+    return start + 1 + int(edges[min(count, edges.size) - 1])
 
 
 def viterbi(

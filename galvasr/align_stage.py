@@ -193,10 +193,19 @@ def _segment_row(
     contract: Contract,
     config: AlignConfig,
 ) -> SegmentRow | CueReject:
+    # The segment's frames decoded piece by piece (cue, pause, cue, ...): a
+    # word break at every cue boundary, as the text has one, whether or not
+    # the model emitted a space in the pause.
     clock = contract.clock
-    first, last = clock.frame(seg.start_ms), clock.frame_after(seg.end_ms)
+    edges = [clock.frame(seg.start_ms)]
+    for c in seg.cues:
+        edges += [c.start_frame, c.end_frame]
+    edges.append(clock.frame_after(seg.end_ms))
+    pieces = (
+        greedy_decode(logprobs[a:b], contract) for a, b in zip(edges, edges[1:], strict=False)
+    )
+    decoded = " ".join(p for p in pieces if p)
     text_normalized = seg.text_normalized(contract.word_separator)
-    decoded = greedy_decode(logprobs[first:last], contract)
     error = cer(text_normalized.replace(contract.word_separator, " "), decoded)
     if error > config.max_segment_cer:
         return CueReject(-1, "segment:high-cer", f"segment cer {error:.3f}")
@@ -363,8 +372,11 @@ class AlignSummary:
     segment_hours: float
     rejects_by_reason: dict[str, int]
 
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
     def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+        return json.dumps(self.to_dict(), sort_keys=True)
 
 
 def run_align(
