@@ -16,12 +16,17 @@ Row shapes::
 How the memory stays bounded: a Python worker decodes one file at a time
 into a spool (memory up to ``spool_memory_bytes``, then a local temporary
 file), so a file's fate is known before any chunk of it leaves the worker,
-and then emits its chunks one window at a time. Rows go to the JVM through
+and then emits its chunks one window at a time. Chunks go to the JVM through
 PySpark's pickled RDD path, whose auto-batching keeps a batch near 64 KB,
 i.e. one ~1 MB chunk per batch; no Arrow batch of chunks is ever built
-(ARROW_MAX_RECORDS_PER_BATCH does not apply here). The worker's output is
-persisted on local disk once (DISK_ONLY) so that chunks, audio and rejects
-come from a single decode, and then written as three tables.
+(ARROW_MAX_RECORDS_PER_BATCH does not apply here).
+
+One decode, one pass over the PCM: the chunks are the only rows that travel
+as a DataFrame, written as they are made. Each file's outcome (an AudioRow
+or a RejectRow, a few hundred bytes) travels back to the driver in an
+accumulator; a task that runs twice (retry, speculation) adds the same
+deterministic rows again, so the driver keeps one per audio_id, checks that
+every catalog file has exactly one, and writes ``audio`` and ``rejects``.
 """
 
 from __future__ import annotations
@@ -29,11 +34,12 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import operator
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import astuple, dataclass, field
 from typing import IO, TYPE_CHECKING, Any
+
+from pyspark.accumulators import AccumulatorParam
 
 from galvasr import audio, catalog, storage
 from galvasr.buckets import PaddingReport, bucket_for, bucket_lengths, plan_windows
@@ -47,11 +53,12 @@ from galvasr.schemas import (
     AudioRow,
     ChunkRow,
     RejectRow,
+    Table,
 )
 from galvasr.tables import read_table, write_table
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
 log = logging.getLogger(__name__)
 
@@ -177,20 +184,27 @@ def decode_file(
         )
 
 
-# Rows cross from the Python workers to the JVM as (kind, values) pairs.
-_KINDS = {ChunkRow: "chunk", AudioRow: "audio", RejectRow: "reject"}
+class _ListAccumulator(AccumulatorParam[list[Any]]):
+    """Lists, concatenated: the outcome rows of every task, gathered on the driver."""
+
+    def zero(self, value: list[Any]) -> list[Any]:
+        return []
+
+    def addInPlace(self, value1: list[Any], value2: list[Any]) -> list[Any]:  # noqa: N802
+        value1.extend(value2)
+        return value1
 
 
 def _decode_partition(
-    rows: Iterable[Any], corpus: str, plan: DecodePlan, items_dir: str
-) -> Iterator[tuple[str, tuple[Any, ...]]]:
+    rows: Iterable[Any], corpus: str, plan: DecodePlan, items_dir: str, outcomes: Any
+) -> Iterator[tuple[Any, ...]]:
+    """Chunk rows (as tuples) of every file of a partition; outcomes to the accumulator."""
     for r in rows:
         for out in decode_file(r.audio_id, r.identifier, r.audio_file, corpus, plan, items_dir):
-            yield _KINDS[type(out)], astuple(out)
-
-
-def _is_kind(kind: str, row: tuple[str, tuple[Any, ...]]) -> bool:
-    return row[0] == kind
+            if isinstance(out, ChunkRow):
+                yield astuple(out)
+            else:
+                outcomes.add([out])
 
 
 @dataclass
@@ -215,7 +229,6 @@ def run_decode(
 
     ``items_dir`` is the corpus folder of the items, the ingest config's.
     """
-    from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
     plan = DecodePlan.from_config(config)
@@ -229,56 +242,46 @@ def run_decode(
     todo = todo.repartitionByRange(
         partitions, F.coalesce(F.col(c.audio_size_bytes), F.lit(0)).desc(), F.col(c.audio_id)
     )
-    out = todo.rdd.mapPartitions(
-        functools.partial(_decode_partition, corpus=str(corpus), plan=plan, items_dir=items_dir),
-        preservesPartitioning=False,
-    ).persist(StorageLevel.DISK_ONLY)
-    try:
-        for table, kind in ((CHUNKS, "chunk"), (AUDIO, "audio"), (REJECTS, "reject")):
-            rows = out.filter(functools.partial(_is_kind, kind)).map(operator.itemgetter(1))
-            df = spark.createDataFrame(rows, table.spark, verifySchema=False)
-            if table is CHUNKS:
-                write_table(df, root, table, max_records_per_file=config.chunks_per_file)
-            elif table is REJECTS:
-                write_table(df, root, table, stage=STAGE)
-            else:
-                write_table(df, root, table)
-    finally:
-        out.unpersist()
-    return summarize(spark, root, files, plan.lengths)
+    outcomes = spark.sparkContext.accumulator([], _ListAccumulator())
+    chunk_rows = todo.rdd.mapPartitions(
+        functools.partial(
+            _decode_partition, corpus=str(corpus), plan=plan, items_dir=items_dir, outcomes=outcomes
+        )
+    )
+    chunks = spark.createDataFrame(chunk_rows, CHUNKS.spark, verifySchema=False)
+    write_table(chunks, root, CHUNKS, max_records_per_file=config.chunks_per_file)
+
+    by_id: dict[int, AudioRow | RejectRow] = {}
+    for row in outcomes.value:
+        if by_id.setdefault(row.audio_id, row) != row:
+            raise RuntimeError(
+                f"decode: two outcomes for audio_id {row.audio_id}: not deterministic"
+            )
+    if len(by_id) != files:
+        raise RuntimeError(f"decode: {files} catalog files but {len(by_id)} outcomes")
+    kept = [r for _, r in sorted(by_id.items()) if isinstance(r, AudioRow)]
+    rejected = [r for _, r in sorted(by_id.items()) if isinstance(r, RejectRow)]
+    write_table(_frame(spark, AUDIO, kept), root, AUDIO)
+    write_table(_frame(spark, REJECTS, rejected), root, REJECTS, stage=STAGE)
+    return summarize(files, kept, rejected, plan)
+
+
+def _frame(spark: SparkSession, table: Table, rows: list[Any]) -> DataFrame:
+    return spark.createDataFrame([astuple(r) for r in rows], table.spark, verifySchema=False)
 
 
 def summarize(
-    spark: SparkSession, root: str, files: int, lengths: tuple[int, ...]
+    files: int, kept: list[AudioRow], rejected: list[RejectRow], plan: DecodePlan
 ) -> DecodeSummary:
-    """Counts and padding, read back from the written tables (PCM is never read)."""
-    from pyspark.sql import functions as F
-
-    k = CHUNKS.c
-    audio_samples = F.col(k.context_before_samples) + F.col(k.num_samples)
-    audio_samples = audio_samples + F.col(k.context_after_samples)
-    per_bucket = (
-        read_table(spark, root, CHUNKS)
-        .groupBy(k.bucket)
-        .agg(F.count(F.lit(1)).alias("n"), F.sum(audio_samples).alias("audio_samples"))
-        .collect()
-    )
-    report = PaddingReport(lengths)
-    for row in per_bucket:
-        report.add(row[k.bucket], int(row["audio_samples"]), chunks=int(row["n"]))
-    audio_rows = read_table(spark, root, AUDIO)
-    decoded, audio_samples_total = audio_rows.agg(
-        F.count(F.lit(1)), F.coalesce(F.sum(AUDIO.c.num_samples), F.lit(0))
-    ).first()  # type: ignore[misc]
-    rejects = read_table(spark, root, REJECTS).where(F.col(REJECTS.c.stage) == STAGE)
-    rejected = Counter(
-        {r[0]: int(r[1]) for r in rejects.groupBy(REJECTS.c.reason).count().collect()}
-    )
+    """Counts, and the padding of the chunks the kept files were cut into."""
+    padding = PaddingReport(plan.lengths)
+    for row in kept:
+        padding.add_file(row.num_samples, plan.window_samples, plan.context_samples)
     return DecodeSummary(
         files=files,
-        decoded=int(decoded),
-        rejected=dict(sorted(rejected.items())),
-        chunks=sum(t.chunks for t in report.buckets.values()),
-        audio_ms=int(audio_samples_total) * 1000 // SAMPLE_RATE,
-        padding=report.to_dict(),
+        decoded=len(kept),
+        rejected=dict(sorted(Counter(r.reason for r in rejected).items())),
+        chunks=sum(r.num_chunks for r in kept),
+        audio_ms=sum(r.num_samples for r in kept) * 1000 // SAMPLE_RATE,
+        padding=padding.to_dict(),
     )
