@@ -386,6 +386,17 @@ def _manifest_item(plan: ItemPlan, results: list[_FileResult]) -> dict[str, Any]
     }
 
 
+def tools() -> dict[str, str]:
+    """Versions of everything the bytes depend on, beyond this code and the seed."""
+    return {
+        **tool_versions(),
+        "libsndfile": sf.__libsndfile_version__,
+        "libavcodec": ".".join(map(str, av.library_versions["libavcodec"])),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+    }
+
+
 REASONS = {
     KEEP: "kept: the file and its subtitle go on to the next stages",
     "license:cc-by-nc": "the item's licenseurl is a NonCommercial license",
@@ -425,7 +436,8 @@ def _manifest(seed: int, only: Sequence[str] | None, items: list[dict[str, Any]]
             s = f["subtitle"]
             if s["fault"]:
                 add(s["fault"], where)
-                continue
+            if s["fault"] or f["audio"]["fault"]:
+                continue  # cue faults are indexed where cue_truth.jsonl has the cues
             if s["encoding"] != "utf-8":
                 add(f"encoding:{s['encoding']}", where)
             if s["newline"] == "crlf":
@@ -453,13 +465,7 @@ def _manifest(seed: int, only: Sequence[str] | None, items: list[dict[str, Any]]
             "items": list(only) if only is not None else "all",
             "text_source": SOURCE_NAME,
             "trim_db": TRIM_DB,
-            "tools": {
-                **tool_versions(),
-                "libsndfile": sf.__libsndfile_version__,
-                "libavcodec": ".".join(map(str, av.library_versions["libavcodec"])),
-                "numpy": np.__version__,
-                "scipy": scipy.__version__,
-            },
+            "tools": tools(),
         },
         "reasons": REASONS,
         "totals": {

@@ -72,7 +72,8 @@ is digital silence (plus codec noise).
   cc-by-sa); for every audio/subtitle pair: `expected` (`keep` or the first
   reason that applies: the item's license, then the audio file, then the
   subtitle file), the audio facts and the planted subtitle faults, cue by
-  cue. `faults` indexes every planted fault to the files that carry it;
+  cue. `faults` indexes every planted fault to the files that carry it
+  (cue-level faults only where the audio decodes, as in `cue_truth.jsonl`);
   `reasons` explains each reason.
 
 ## Subtitle timing

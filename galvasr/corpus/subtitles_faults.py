@@ -19,6 +19,7 @@ Each cue's truth (what it carries, where that is spoken) goes with it.
 from __future__ import annotations
 
 import codecs
+import re
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -152,7 +153,14 @@ def build_cues(
 
 
 def _dropped(by_sentence: dict[int, list[Utterance]], rng: np.random.Generator) -> set[int]:
-    whole = [s for s in sorted(by_sentence) if len(by_sentence[s]) == 1]
+    """Sentences left without a cue: spoken in one piece, and with words that no other
+    sentence of the file repeats (so which speech has no subtitle is unambiguous)."""
+    said = {s: " ".join(re.findall(r"[a-z]+", " ".join(u.text for u in us).lower()))
+            for s, us in by_sentence.items()}  # fmt: skip
+    whole = [
+        s for s in sorted(by_sentence) if len(by_sentence[s]) == 1
+        and not any(said[s] in said[t] for t in by_sentence if t != s)
+    ]  # fmt: skip
     dropped = {s for s in whole if rng.random() < P_DROP}
     if len(whole) >= 30:  # and one stretch of three sentences nobody subtitled
         start = int(rng.integers(len(whole) // 3, len(whole) - 3))
