@@ -1,0 +1,163 @@
+"""The bytes of one release shard in each format: Parquet, WebDataset tar, NeMo.
+
+Pure functions from a list of release rows (dicts with the fields of
+:class:`ReleaseRow`, FLAC bytes included) to file contents. The same rows
+always give the same bytes: rows keep the order they are given in (the release
+sorts them by ``segment_id``), tar members carry fixed times and owners, JSON
+keys are sorted, and Parquet files carry no timestamp (pyarrow writes only its
+own version into ``created_by``).
+
+- Parquet: the columns below, with the audio as Hugging Face's ``Audio``
+  struct ``{bytes, path}``; the ``huggingface`` schema metadata tells
+  ``datasets`` that the column is audio at 16 kHz.
+- WebDataset: per segment ``<id>.flac`` and ``<id>.json`` (every column but
+  the audio), in ``id`` order.
+- NeMo: a JSON-lines manifest (``audio_filepath``, ``duration`` in seconds,
+  ``text``, plus the other columns) and one FLAC file per segment; the paths
+  are relative to the manifest's folder, which NeMo resolves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import tarfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from galvasr.schemas import SAMPLE_RATE, Float64, Int64, Str, arrow_schema
+
+TAR_MTIME = 946684800  # 2000-01-01T00:00:00Z: a fixed time keeps tar bytes identical
+SAMPLES_PER_MS = SAMPLE_RATE // 1000
+
+
+@dataclass(frozen=True)
+class ReleaseRow:
+    """One released segment: the columns of every format, audio aside."""
+
+    id: Str  # segment_id as 16 hex digits (unsigned): file names and sample keys
+    segment_id: Int64
+    audio_id: Int64
+    identifier: Str  # the source item; every segment of a source is in one split
+    start_ms: Int64
+    end_ms: Int64
+    duration_ms: Int64
+    text: Str
+    text_normalized: Str
+    score: Float64
+    cer: Float64
+    license: Str
+    split: Str  # train, dev, test
+    subset: Str  # clean, dirty, clean_sa, dirty_sa
+
+
+COLUMNS: tuple[str, ...] = tuple(arrow_schema(ReleaseRow).names)
+AUDIO_TYPE = pa.struct([pa.field("bytes", pa.binary()), pa.field("path", pa.string())])
+
+
+def _hf_feature(dtype: pa.DataType) -> dict[str, str]:
+    names = {pa.string(): "string", pa.int64(): "int64", pa.float64(): "float64"}
+    return {"dtype": names[dtype], "_type": "Value"}
+
+
+def parquet_schema() -> pa.Schema:
+    """The Arrow schema of a Parquet shard, with ``datasets``' feature metadata."""
+    base = arrow_schema(ReleaseRow)
+    # Nullable as `datasets` declares it: its metadata only applies to an equal field.
+    fields = [base.field("id"), pa.field("audio", AUDIO_TYPE)]
+    fields += [base.field(name) for name in COLUMNS if name != "id"]
+    features: dict[str, Any] = {}
+    for f in fields:
+        if f.name == "audio":
+            features["audio"] = {"sampling_rate": SAMPLE_RATE, "_type": "Audio"}
+        else:
+            features[f.name] = _hf_feature(f.type)
+    meta = json.dumps({"info": {"features": features}}, sort_keys=False)
+    return pa.schema(fields, metadata={"huggingface": meta})
+
+
+def segment_key(segment_id: int) -> str:
+    """The id of a segment in file names: 16 lowercase hex digits of the unsigned id."""
+    return f"{segment_id & 0xFFFF_FFFF_FFFF_FFFF:016x}"
+
+
+def audio_name(row: Mapping[str, Any]) -> str:
+    return f"{row['id']}.flac"
+
+
+def parquet_shard(rows: Sequence[Mapping[str, Any]], row_group_rows: int) -> bytes:
+    """A Parquet file of ``rows`` in the order given."""
+    schema = parquet_schema()
+    columns: dict[str, list[Any]] = {name: [] for name in schema.names}
+    for row in rows:
+        for name in COLUMNS:
+            columns[name].append(row[name])
+        columns["audio"].append({"bytes": row["flac"], "path": audio_name(row)})
+    table = pa.Table.from_pydict(columns, schema=schema)
+    sink = io.BytesIO()
+    # No dictionary for the audio bytes (never repeated); statistics and the
+    # page index stay off so that files hold data and the schema only.
+    pq.write_table(
+        table,
+        sink,
+        row_group_size=row_group_rows,
+        compression="zstd",
+        use_dictionary=[n for n in schema.names if n not in ("audio", "text", "text_normalized")],
+        write_statistics=["segment_id", "audio_id", "duration_ms", "split", "subset"],
+    )
+    return sink.getvalue()
+
+
+def metadata(row: Mapping[str, Any]) -> dict[str, Any]:
+    """Every column but the audio, as plain JSON values."""
+    return {name: row[name] for name in COLUMNS}
+
+
+def _json_bytes(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False).encode()
+
+
+def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mtime = TAR_MTIME
+    info.mode = 0o644
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    info.type = tarfile.REGTYPE
+    tar.addfile(info, io.BytesIO(data))
+
+
+def webdataset_shard(rows: Sequence[Mapping[str, Any]]) -> bytes:
+    """A tar of ``<id>.flac`` and ``<id>.json`` per row, members of a row adjacent."""
+    sink = io.BytesIO()
+    with tarfile.open(fileobj=sink, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        for row in rows:
+            _add(tar, audio_name(row), row["flac"])
+            _add(tar, f"{row['id']}.json", _json_bytes(metadata(row)))
+    return sink.getvalue()
+
+
+def nemo_audio_path(row: Mapping[str, Any]) -> str:
+    """Where a row's FLAC file lies, relative to its manifest's folder."""
+    return f"{row['split']}/{audio_name(row)}"
+
+
+def nemo_manifest(rows: Sequence[Mapping[str, Any]]) -> bytes:
+    """NeMo's JSON lines: ``audio_filepath``, ``duration`` (s), ``text`` and the rest."""
+    lines = []
+    for row in rows:
+        entry = metadata(row)
+        entry["audio_filepath"] = nemo_audio_path(row)
+        entry["duration"] = row["duration_ms"] / 1000
+        lines.append(_json_bytes(entry) + b"\n")
+    return b"".join(lines)
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
