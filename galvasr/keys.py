@@ -5,7 +5,7 @@ it (:func:`audio_id_column`), and :func:`audio_id` gives the same number in
 plain Python, so the per-item logic of ingest can name its rows without
 Spark and anyone can look an id up with ``SELECT xxhash64(identifier,
 audio_file)``. The value depends on the two strings only, never on
-partitioning or run. Distinct files can still collide: :func:`check_unique`
+partitioning or run. Distinct files can still collide: :func:`check_audio_ids`
 stops a stage on any collision, naming both files.
 """
 
@@ -107,42 +107,42 @@ def audio_id_column(identifier: str | Column, audio_file: str | Column) -> Colum
     return F.xxhash64(identifier, audio_file)
 
 
-def check_matches_spark(df: DataFrame) -> None:
-    """Raise ValueError unless every ``audio_id`` of ``df`` equals Spark's own xxhash64.
-
-    A guard against a Spark release that changes its hash: ids would no
-    longer match those of earlier runs, and this says so before any is written.
-    """
-    from pyspark.sql import functions as F
-
-    bad = df.where(F.col("audio_id") != audio_id_column("identifier", "audio_file")).limit(3)
-    rows = bad.select("audio_id", "identifier", "audio_file").collect()
-    if rows:
-        raise ValueError(f"audio_id differs from Spark's xxhash64(identifier, audio_file): {rows}")
-
-
-def check_unique(df: DataFrame, limit: int = 5) -> None:
-    """Raise :class:`AudioIdCollision` if two distinct (identifier, audio_file) share an audio_id.
+def check_audio_ids(df: DataFrame, limit: int = 5) -> None:
+    """Raise unless ``df``'s audio ids are Spark's xxhash64 and name one file each.
 
     ``df`` has columns ``audio_id``, ``identifier`` and ``audio_file``; a
-    pair listed twice is not a collision.
+    pair listed twice is not a collision. :class:`AudioIdCollision` names both
+    files of every collision found (up to ``limit``). Else ValueError if an id
+    is not Spark's own ``xxhash64(identifier, audio_file)``: a guard against a
+    Spark release that changes its hash, which would silently give new ids
+    to files of earlier runs. One Spark job does both checks.
     """
     from pyspark.sql import functions as F
 
+    wrong = F.col("audio_id") != audio_id_column("identifier", "audio_file")
     pairs = df.select("audio_id", "identifier", "audio_file").distinct()
-    clashes = (
+    found = (
         pairs.groupBy("audio_id")
-        .agg(F.sort_array(F.collect_list(F.struct("identifier", "audio_file"))).alias("files"))
-        .where(F.size("files") > 1)
+        .agg(
+            F.sort_array(F.collect_list(F.struct("identifier", "audio_file"))).alias("files"),
+            F.max(wrong).alias("wrong"),
+        )
+        .where((F.size("files") > 1) | F.col("wrong"))
         .orderBy("audio_id")
         .limit(limit)
         .collect()
     )
-    if clashes:
+    collisions = [row for row in found if len(row.files) > 1]
+    if not collisions and found:
+        raise ValueError(
+            "audio_id differs from Spark's xxhash64(identifier, audio_file) for "
+            + "; ".join(f"{f.identifier}/{f.audio_file}" for row in found for f in row.files)
+        )
+    if collisions:
         lines = [
             f"audio_id {row.audio_id}: "
             + " and ".join(f"{f.identifier}/{f.audio_file}" for f in row.files)
-            for row in clashes
+            for row in collisions
         ]
         raise AudioIdCollision(
             "audio_id collision, two files would share one key: " + "; ".join(lines)

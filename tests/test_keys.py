@@ -2,7 +2,7 @@ import random
 
 import pytest
 
-from galvasr.keys import AudioIdCollision, audio_id, audio_id_column, check_unique, xxhash64
+from galvasr.keys import AudioIdCollision, audio_id, audio_id_column, check_audio_ids, xxhash64
 
 
 @pytest.mark.parametrize(
@@ -47,11 +47,14 @@ def test_audio_id_is_a_signed_bigint_and_order_matters():
     assert audio_id("ab", "c") != audio_id("a", "bc")
 
 
-def test_check_unique_names_both_files(spark):
-    rows = [(1, "item-a", "one.mp3"), (2, "item-b", "two.mp3"), (1, "item-c", "three.mp3"),
-            (2, "item-b", "two.mp3")]  # fmt: skip
+def test_check_audio_ids_names_both_files(spark):
+    a, b, c = ("item-a", "one.mp3"), ("item-b", "two.mp3"), ("item-c", "three.mp3")
+    clash = audio_id(*a)
+    rows = [(clash, *a), (audio_id(*b), *b), (clash, *c), (audio_id(*b), *b)]
     df = spark.createDataFrame(rows, "audio_id long, identifier string, audio_file string")
     with pytest.raises(AudioIdCollision, match="item-a/one.mp3 and item-c/three.mp3") as e:
-        check_unique(df)
+        check_audio_ids(df)
     assert "two.mp3" not in str(e.value)  # listed twice is not a collision
-    check_unique(df.where("identifier != 'item-c'"))
+    check_audio_ids(df.where("identifier != 'item-c'"))
+    with pytest.raises(ValueError, match="differs from Spark's xxhash64.*item-b/two.mp3"):
+        check_audio_ids(spark.createDataFrame([(1, *b)], df.schema))
