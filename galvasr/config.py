@@ -74,30 +74,35 @@ class InferConfig:
 
     Run: ``galvasr infer --root runs/sample`` on every host, or
     ``python -m tpu.infer --root gs://bucket/run``. A batch holds at most
-    ``batch_frames_per_device`` output frames per device (34 s chunks are 1,700
-    frames). float16 is stored because it changes alignments by nothing
-    measurable while uint8q, half the size, moves some boundaries a frame
-    (benchmarks/infer_quantize.py).
+    ``*_batch_frames`` output frames per device (a 34 s chunk is 1,700): on a
+    CPU one chunk at a time is fastest (benchmarks/infer_cpu.py: 39x real
+    time at batch 1, 22x at batch 8, cache-bound), an accelerator wants
+    thousands of frames in flight. float16 is stored because it changes
+    alignments by nothing measurable while uint8q, half the size, moves some
+    boundaries a frame (benchmarks/infer_quantize.py).
     """
 
     model: str = ""  # checkpoint folder; "": the committed models/galvasr-small
     precision: str = "float32"  # or bfloat16 (galvasr.model.PRECISIONS)
     encoding: str = "float16"  # or uint8q (galvasr.quantize)
-    batch_frames_per_device: int = 16_384
+    cpu_batch_frames: int = 2_048  # per device, when the devices are CPUs
+    accelerator_batch_frames: int = 65_536  # per device on GPU/TPU (not measured here)
     max_batch_per_device: int = 64
     prefetch_batches: int = 4  # decoded batches queued ahead of the device
     write_queue_batches: int = 4  # results queued for the writer thread
     lease_ttl_s: float = 120.0  # a dead worker's shard is taken over after this
     poll_s: float = 5.0  # wait between looks when every remaining shard is leased
     wait_for_leased: bool = True  # False: exit instead of waiting for others' shards
+    compilation_cache_dir: str = ""  # JAX's persistent cache (local or gs://); "": off
 
     def __post_init__(self) -> None:
         if self.encoding not in ("float16", "uint8q"):
             raise ValueError(f"infer: encoding is float16 or uint8q, not {self.encoding!r}")
         if self.precision not in ("float32", "bfloat16"):
             raise ValueError(f"infer: precision is float32 or bfloat16, not {self.precision!r}")
-        if min(self.batch_frames_per_device, self.max_batch_per_device) <= 0:
-            raise ValueError("infer: batch_frames_per_device and max_batch_per_device > 0")
+        batch = (self.cpu_batch_frames, self.accelerator_batch_frames, self.max_batch_per_device)
+        if min(batch) <= 0:
+            raise ValueError("infer: *_batch_frames and max_batch_per_device > 0")
         if min(self.prefetch_batches, self.write_queue_batches) <= 0:
             raise ValueError("infer: queue sizes > 0")
         if self.lease_ttl_s <= 0 or self.poll_s <= 0:
@@ -126,7 +131,7 @@ class AlignConfig:
     max_passes: int = 3  # re-alignments of a piece without its bad cues (see galvasr.align)
     score_window_frames: int = 30  # ctc-segmentation's score_min_mean_over_L
     margin_s: float = 5.0  # search window beyond the subtitle times, each side
-    piece_max_s: float = 60.0  # subtitle time aligned in one ctc-segmentation call
+    piece_max_s: float = 30.0  # subtitle time aligned in one ctc-segmentation call
     max_table_mb: int = 256
     pad_before_ms: int = 40  # segment audio before the first character's frame
     pad_after_ms: int = 40  # after the last character's frame
