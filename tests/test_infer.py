@@ -25,7 +25,7 @@ from tpu.infer import Faults, run_infer
 REPO = Path(__file__).resolve().parent.parent
 
 # Two batches of 2 per shard, one shape per bucket: few compiles, fast tests.
-CONFIG = InferConfig(batch_frames_per_device=1_000, max_batch_per_device=2, poll_s=0.2)
+CONFIG = InferConfig(cpu_batch_frames=1_000, max_batch_per_device=2, poll_s=0.2)
 LAYOUT = [(0, 1600, 4), (1, 3200, 4), (1, 3200, 2)]
 
 
@@ -278,7 +278,7 @@ def test_data_parallel_over_two_host_devices(tmp_path: Path, tiny_model: tuple[P
         "JAX_PLATFORMS": "cpu",
     }
     config = tmp_path / "infer.toml"
-    config.write_text("[infer]\nbatch_frames_per_device = 1000\nmax_batch_per_device = 1\n")
+    config.write_text("[infer]\ncpu_batch_frames = 1000\nmax_batch_per_device = 1\n")
     result = subprocess.run(
         [sys.executable, "-m", "tpu.infer", "--root", two_root, "--model", str(folder)]
         + ["--config", str(config), "--no-progress"],

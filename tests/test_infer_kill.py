@@ -33,12 +33,13 @@ REPO = Path(__file__).resolve().parent.parent
 LAYOUT = [(0, 1600, 4)] * 9
 CONFIG = """\
 [infer]
-batch_frames_per_device = 1000
+cpu_batch_frames = 1000
 max_batch_per_device = 2
 prefetch_batches = 1
 write_queue_batches = 1
 lease_ttl_s = 2.0
 poll_s = 0.3
+compilation_cache_dir = "{cache}"
 """
 
 
@@ -110,7 +111,7 @@ def test_kill_mid_shard_and_resume_equals_a_clean_run(backend: Backend, tmp_path
     model = tmp_path / "model"
     version = save_tiny_model(model)
     config = tmp_path / "infer.toml"
-    config.write_text(CONFIG)
+    config.write_text(CONFIG.format(cache=tmp_path / "jax-cache"))
     clean_root, root = f"{backend.base}/clean", f"{backend.base}/shared"
     clean_store, store = backend.store(clean_root), backend.store(root)
     write_chunks(clean_store, LAYOUT)

@@ -188,6 +188,8 @@ class Worker:
         self.show_progress = progress
         self.devices = jax.local_devices()
         self.num_devices = len(self.devices)
+        on_cpu = all(d.platform == "cpu" for d in self.devices)
+        self.batch_frames = config.cpu_batch_frames if on_cpu else config.accelerator_batch_frames
         mesh = Mesh(np.array(self.devices), ("data",))
         self.data_sharding = NamedSharding(mesh, P("data"))
         replicated = NamedSharding(mesh, P())
@@ -226,7 +228,7 @@ class Worker:
     def batch_size(self, bucket_samples: int) -> int:
         frames = self.model.num_frames(bucket_samples)
         per_device = plan.per_device_batch(
-            frames, self.config.batch_frames_per_device, self.config.max_batch_per_device
+            frames, self.batch_frames, self.config.max_batch_per_device
         )
         return per_device * self.num_devices
 
@@ -542,6 +544,11 @@ def run_infer(
 ) -> dict[str, Any]:
     """Run one worker on ``root`` until no shard is left; returns its summary."""
     config = config or InferConfig()
+    if config.compilation_cache_dir:
+        # A restarted or added worker then loads its executables instead of
+        # compiling them again (measured: 16.6 s -> 2.2 s for six tiny shapes).
+        jax.config.update("jax_compilation_cache_dir", config.compilation_cache_dir)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     path = model_path or config.model or DEFAULT_MODEL
     model = load_model(path, precision=config.precision)
     worker = Worker(
