@@ -4,9 +4,11 @@
 It removes HTML and WebVTT tags (after which HTML entities are decoded),
 SubStation override blocks (``{\\an8}``), speaker labels (``JOHN:``,
 ``- Speaker 1:``, ``>>``), lines with music notes (sung lyrics and
-``♪ music ♪``), bracketed and parenthesized sound descriptions
-(``[applause]``, ``(laughs)``), control and invisible format characters;
-then collapses whitespace, lines joined by single spaces. Its output holds no
+``♪ music ♪``), bracketed sound descriptions (``[applause]``, and
+``(laughs)`` but not parenthetical speech, see :func:`_sound_or_speech`),
+control and invisible format characters; then joins lines with single
+spaces (a word hyphenated across a line break is joined back) and collapses
+whitespace. Its output holds no
 tag, no control character, no leading or trailing or double space, and
 cleaning it again changes nothing (tests check each with hypothesis).
 
@@ -26,7 +28,50 @@ _ASS_OVERRIDE = re.compile(r"\{\\[^{}]*\}")
 _ASS_SPACES = re.compile(r"\\[Nnh]")
 # <i>, </font>, <c.yellow>, <v Roger Bingham>, <00:01:02.500> (WebVTT karaoke timestamps)
 _TAG = re.compile(r"</?[A-Za-z][^<>]*>|<\d[\d:.]*>")
-_BRACKETED = re.compile(r"\[[^\[\]]*\]|\([^()]*\)|（[^（）]*）|【[^【】]*】")
+_BRACKETED = re.compile(r"\[[^\[\]]*\]|（[^（）]*）|【[^【】]*】")
+_PARENTHESIZED = re.compile(r"\(([^()]*)\)")
+# Words that sound descriptions ("(birds chirping)", "(clears throat)") lack
+# and parenthetical speech ("(but thou art rich)") has.
+_SPEECH_WORDS = frozenset(
+    [
+        "i",
+        "me",
+        "my",
+        "you",
+        "your",
+        "he",
+        "him",
+        "his",
+        "she",
+        "her",
+        "we",
+        "us",
+        "our",
+        "they",
+        "them",
+        "their",
+        "thou",
+        "thee",
+        "thy",
+        "ye",
+        "but",
+        "that",
+        "which",
+        "who",
+        "whom",
+        "because",
+        "if",
+        "is",
+        "are",
+        "was",
+        "were",
+        "art",
+        "am",
+        "not",
+    ]
+)
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+_HYPHEN_BREAK = re.compile(r"(?<=[^\W\d_])-$")
 # At the start of a line: a dialogue dash, a caption's speaker-change marker
 # (">>"), a colon left behind by "[JOHN]:", a "Speaker 1:"-style label, or a
 # label in capitals ("JOHN:", "DR. SMITH:", "MAN 2:", "JOSÉ:").
@@ -60,16 +105,35 @@ def _clean_once(text: str) -> str:
     text = html.unescape(text)
     text = _TAG.sub("", text)
     text = _BRACKETED.sub(" ", text)
+    text = _PARENTHESIZED.sub(_sound_or_speech, text)
     text = _remove_invisible(text)
-    lines = []
+    joined = ""
     for line in text.splitlines():
         if any(ch in MUSIC_NOTES for ch in line):
             continue
         line = _strip_speaker(line)
         # What is left of markup that never closed, and ">>" inside a line.
-        line = line.replace("<", " ").replace(">", " ")
-        lines.append(line)
-    return _WHITESPACE.sub(" ", " ".join(lines)).strip()
+        line = line.replace("<", " ").replace(">", " ").strip()
+        if not line:
+            continue
+        # "God-" at the end of a line and "ward" on the next are one word.
+        glue = "" if _HYPHEN_BREAK.search(joined) and line[0].isalpha() else " "
+        joined = f"{joined}{glue}{line}" if joined else line
+    return _WHITESPACE.sub(" ", joined).strip()
+
+
+def _sound_or_speech(match: re.Match[str]) -> str:
+    """A parenthesized sound description goes; parenthetical speech stays as it is.
+
+    Speech: at least four words, one of them a pronoun, conjunction or form of
+    "to be"; all-capital text ("(APPLAUSE)") is always a description.
+    """
+    inner = match.group(1)
+    words = [w.lower() for w in _WORD.findall(inner)]
+    is_upper = inner == inner.upper() != inner.lower()
+    if len(words) >= 4 and not is_upper and any(w in _SPEECH_WORDS for w in words):
+        return match.group(0)
+    return " "
 
 
 def _strip_speaker(line: str) -> str:

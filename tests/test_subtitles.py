@@ -173,6 +173,15 @@ def test_subtitle_format():
         ("[applause]", ""),
         ("(laughs) Okay. [MUSIC PLAYING]", "Okay."),
         ("[sighs\nheavily] fine", "fine"),
+        ("(bell rings)", ""),
+        ("(soft organ music)", ""),
+        ("(he laughs) Hi", "Hi"),
+        ("(AUDIENCE IS LAUGHING AT HIM) Hi", "Hi"),
+        ("(but thou art rich) and I know", "(but thou art rich) and I know"),
+        ("them, (he that came to Jesus by night,)", "them, (he that came to Jesus by night,)"),
+        ("your faith to God-\nward is", "your faith to God-ward is"),
+        ("He said -\nwait", "He said - wait"),
+        ("one\n-Two", "one -Two"),
         ("[outer [inner] outer] left", "left"),
         ("&lt;b&gt;bold&lt;/b&gt;", "bold"),
         ("&amp;amp;", "&"),
@@ -194,7 +203,8 @@ def test_clean_cue_text(raw, clean):
 _MARKUP = st.sampled_from(
     ["<i>", "</i>", "<b>", "<font color=red>", "{\\an8}", "&amp;", "&lt;", "&gt;", "&#10;",
      "[", "]", "(", ")", "♪", "JOHN:", "- ", ">>", "\n", "\r\n", "\t", "\x00", "\u200b",
-     "\\N", " ", ":", "<", ">", "{", "}", "&", ";", "Speaker 1: "]
+     "\\N", " ", ":", "<", ">", "{", "}", "&", ";", "Speaker 1: ", " he ", " but it is ", "-",
+     "-\n", "word", "WORD"]
 )  # fmt: skip
 _TEXT = st.lists(st.one_of(_MARKUP, st.text(max_size=8)), max_size=30).map("".join)
 
