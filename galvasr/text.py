@@ -32,44 +32,11 @@ _BRACKETED = re.compile(r"\[[^\[\]]*\]|（[^（）]*）|【[^【】]*】")
 _PARENTHESIZED = re.compile(r"\(([^()]*)\)")
 # Words that sound descriptions ("(birds chirping)", "(clears throat)") lack
 # and parenthetical speech ("(but thou art rich)") has.
-_SPEECH_WORDS = frozenset(
-    [
-        "i",
-        "me",
-        "my",
-        "you",
-        "your",
-        "he",
-        "him",
-        "his",
-        "she",
-        "her",
-        "we",
-        "us",
-        "our",
-        "they",
-        "them",
-        "their",
-        "thou",
-        "thee",
-        "thy",
-        "ye",
-        "but",
-        "that",
-        "which",
-        "who",
-        "whom",
-        "because",
-        "if",
-        "is",
-        "are",
-        "was",
-        "were",
-        "art",
-        "am",
-        "not",
-    ]
-)
+_SPEECH_WORDS = frozenset({
+    "i", "me", "my", "you", "your", "he", "him", "his", "she", "her", "we", "us", "our", "they",
+    "them", "their", "thou", "thee", "thy", "ye", "but", "that", "which", "who", "whom",
+    "because", "if", "is", "are", "was", "were", "art", "am", "not",
+})  # fmt: skip
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 _HYPHEN_BREAK = re.compile(r"(?<=[^\W\d_])-$")
 # At the start of a line: a dialogue dash, a caption's speaker-change marker
