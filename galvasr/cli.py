@@ -78,6 +78,34 @@ def train(
 
 
 @app.command()
+def ingest(
+    corpus: Annotated[str, typer.Option(help="Corpus root: a folder or gs://bucket/prefix.")] = str(
+        SAMPLE_CORPUS
+    ),
+    root: Annotated[str, typer.Option(help="Run root: a folder or gs://bucket/prefix.")] = (
+        "runs/sample"
+    ),
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="TOML config; unset keys keep defaults.")
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override one setting: SECTION.KEY=VALUE (TOML value)."),
+    ] = None,
+) -> None:
+    """Read the catalog and subtitles into catalog, transcripts, rejects (jobs/ingest.py)."""
+    from galvasr.config import load_config, parse_overrides
+    from galvasr.ingest import run_ingest
+    from galvasr.spark import get_spark
+
+    cfg = load_config(config, parse_overrides(set_ or []))
+    spark = get_spark("galvasr-ingest")
+    spark.sparkContext.setLogLevel("WARN")
+    summary = run_ingest(spark, corpus, root, cfg.ingest)
+    print(summary.to_json())
+
+
+@app.command()
 def decode(
     corpus: Annotated[str, typer.Option(help="Corpus root: a folder or gs://bucket/prefix.")] = str(
         SAMPLE_CORPUS
