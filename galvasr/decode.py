@@ -120,18 +120,21 @@ def decode_file(
     audio_id: int,
     identifier: str,
     audio_file: str,
-    corpus: str,
+    corpus: storage.Store,
     plan: DecodePlan,
     items_dir: str = "items",
 ) -> Iterator[ChunkRow | AudioRow | RejectRow]:
-    """The chunks of one catalog file, then its AudioRow; or one RejectRow."""
+    """The chunks of one catalog file, then its AudioRow; or one RejectRow.
+
+    Only what the file itself causes is a RejectRow; an I/O error of the
+    store (a network hiccup) propagates, so that Spark retries the task.
+    """
     try:
         path = audio_path(items_dir, identifier, audio_file)
     except ValueError as e:
         yield _reject(audio_id, identifier, audio_file, BAD_PATH, str(e))
         return
-    store = storage.open_store(corpus)
-    url = store.url(path)
+    url = corpus.url(path)
     handle: IO[bytes] | None = None
     try:
         # A local file goes to FFmpeg by name (its own I/O is fastest); any
@@ -139,7 +142,7 @@ def decode_file(
         if "://" not in url:
             source: audio.Source = url
         else:
-            handle = source = store.open_input(path)
+            handle = source = corpus.open_input(path)
         decoded = audio.spool_pcm16k(
             source,
             max_samples=plan.max_samples,
@@ -199,8 +202,9 @@ def _decode_partition(
     rows: Iterable[Any], corpus: str, plan: DecodePlan, items_dir: str, outcomes: Any
 ) -> Iterator[tuple[Any, ...]]:
     """Chunk rows (as tuples) of every file of a partition; outcomes to the accumulator."""
+    store = storage.open_store(corpus)
     for r in rows:
-        for out in decode_file(r.audio_id, r.identifier, r.audio_file, corpus, plan, items_dir):
+        for out in decode_file(r.audio_id, r.identifier, r.audio_file, store, plan, items_dir):
             if isinstance(out, ChunkRow):
                 yield astuple(out)
             else:

@@ -103,16 +103,14 @@ def _corpus(tmp_path):
 
 @pytest.fixture(scope="module")
 def decoded(spark, tmp_path_factory):
+    """(corpus, run root, expected reasons, summary) of one in-process run."""
     tmp_path = tmp_path_factory.mktemp("decode")
     corpus, rows, expected = _corpus(tmp_path)
-    roots = []
-    for run in ("first", "second"):
-        root = str(tmp_path / run)
-        catalog = spark.createDataFrame([CATALOG.to_dict(r) for r in rows], CATALOG.spark)
-        write_table(catalog, root, CATALOG)
-        summary = decode.run_decode(spark, str(corpus), root, CONFIG)
-        roots.append(root)
-    return corpus, roots, expected, summary
+    root = str(tmp_path / "run")
+    catalog = spark.createDataFrame([CATALOG.to_dict(r) for r in rows], CATALOG.spark)
+    write_table(catalog, root, CATALOG)
+    summary = decode.run_decode(spark, str(corpus), root, CONFIG)
+    return corpus, root, expected, summary
 
 
 def _sorted(spark, root, table):
@@ -120,7 +118,7 @@ def _sorted(spark, root, table):
 
 
 def test_every_catalog_file_is_decoded_or_rejected_with_its_reason(spark, decoded):
-    _, (root, _), expected, summary = decoded
+    _, root, expected, summary = decoded
     kept = {r.audio_id for r in read_table(spark, root, AUDIO).collect()}
     rejects = read_table(spark, root, REJECTS).collect()
     assert {r.audio_id: r.reason for r in rejects} == {
@@ -132,7 +130,7 @@ def test_every_catalog_file_is_decoded_or_rejected_with_its_reason(spark, decode
 
 
 def test_chunks_put_the_whole_file_back_together(spark, decoded):
-    corpus, (root, _), _, summary = decoded
+    corpus, root, _, summary = decoded
     lengths = decode.DecodePlan.from_config(CONFIG).lengths
     audio_rows = {r.audio_id: r for r in read_table(spark, root, AUDIO).collect()}
     chunks = sorted(
@@ -165,16 +163,10 @@ def test_chunks_put_the_whole_file_back_together(spark, decoded):
 
 
 def test_chunk_files_are_partitioned_by_bucket_and_bounded(decoded):
-    _, (root, _), _, _ = decoded
+    _, root, _, _ = decoded
     files = sorted((Path(root) / "chunks").glob("bucket=*/*.parquet"))
     assert {f.parent.name for f in files} == {"bucket=0", "bucket=1", "bucket=3", "bucket=4"}
     assert all(pq.ParquetFile(f).metadata.num_rows <= CONFIG.chunks_per_file for f in files)
-
-
-def test_a_second_run_gives_identical_tables(spark, decoded):
-    _, (first, second), _, _ = decoded
-    for table in (CHUNKS, AUDIO, REJECTS):
-        assert _sorted(spark, first, table) == _sorted(spark, second, table)
 
 
 def test_config_refuses_lengths_off_the_model_frame():
@@ -182,8 +174,8 @@ def test_config_refuses_lengths_off_the_model_frame():
         dataclasses.replace(CONFIG, context_ms=510)
 
 
-def test_spark_submit_runs_the_job_and_writes_the_same_tables(spark, decoded, tmp_path):
-    corpus, (first, _), _, _ = decoded
+def test_a_second_run_under_spark_submit_writes_identical_tables(spark, decoded, tmp_path):
+    corpus, first, _, _ = decoded
     root = tmp_path / "submitted"
     write_table(read_table(spark, first, CATALOG), str(root), CATALOG)
     (tmp_path / "run.toml").write_text(CONFIG_TOML)
@@ -199,3 +191,23 @@ def test_spark_submit_runs_the_job_and_writes_the_same_tables(spark, decoded, tm
     assert summary["files"] == 8 and summary["decoded"] == 2 and summary["chunks"] == 4
     for table in (CHUNKS, AUDIO, REJECTS):
         assert _sorted(spark, str(root), table) == _sorted(spark, first, table)
+
+
+def test_a_corpus_on_gcs_decodes_like_a_local_one(decoded, gcs_emulator, gcs_bucket):
+    from galvasr.storage import open_store
+
+    corpus, _, _, _ = decoded
+    plan = decode.DecodePlan.from_config(CONFIG)
+    gcs = open_store(f"gs://{gcs_bucket}/decode-corpus", client=gcs_emulator.client())
+    for path in ("items/talk/a.mp3", "items/garbage/g.mp3"):
+        gcs.write_bytes(path, (corpus / path).read_bytes())
+    for identifier, name in (("talk", "a.mp3"), ("garbage", "g.mp3"), ("gone", "m.mp3")):
+        local = list(decode.decode_file(1, identifier, name, open_store(str(corpus)), plan))
+        remote = list(decode.decode_file(1, identifier, name, gcs, plan))
+        assert [type(r) for r in remote] == [type(r) for r in local]
+        assert [r for r in remote if not hasattr(r, "detail")] == [
+            r for r in local if not hasattr(r, "detail")
+        ]
+        assert [getattr(r, "reason", None) for r in remote] == [
+            getattr(r, "reason", None) for r in local
+        ]
