@@ -97,7 +97,7 @@ class LocalCorpus:
     def _resolve(self, path: str) -> str:
         # Names were checked (no '..', not absolute); a symbolic link inside
         # the corpus could still point anywhere, so resolve and compare.
-        full = os.path.realpath(os.path.join(self.root, *storage.check_path(path).split("/")))
+        full = os.path.realpath(os.path.join(self.root, *_checked(path).split("/")))
         if os.path.commonpath([full, self.root]) != self.root:
             raise UnsafePath(f"{path} resolves outside the corpus")
         return full
@@ -122,13 +122,21 @@ class StoreCorpus:
 
     def size(self, path: str) -> int | None:
         try:
-            with self.store.open_input(path) as f:
+            with self.store.open_input(_checked(path)) as f:
                 return f.seek(0, io.SEEK_END)
         except FileNotFoundError:
             return None
 
     def read_bytes(self, path: str) -> bytes:
-        return self.store.read_bytes(path)
+        return self.store.read_bytes(_checked(path))
+
+
+def _checked(path: str) -> str:
+    """``path`` if galvasr.storage accepts it, else UnsafePath (a file is refused, not the run)."""
+    try:
+        return storage.check_path(path)
+    except ValueError as e:
+        raise UnsafePath(str(e)) from None
 
 
 def open_corpus(url: str) -> CorpusFiles:
@@ -429,6 +437,8 @@ def run_ingest(spark: SparkSession, corpus: str, root: str, config: IngestConfig
     from pyspark import StorageLevel
 
     corpus = str(corpus)
+    if "://" not in corpus:  # executors may not share the driver's working directory
+        corpus = os.path.abspath(corpus)
     catalog_url = find_catalog(corpus, config)
     sc = spark.sparkContext
     partitions = config.partitions or sc.defaultParallelism

@@ -199,6 +199,15 @@ def test_a_symlink_out_of_the_corpus_is_never_followed(fixture_corpus):
     }  # fmt: skip
 
 
+def test_names_storage_refuses_are_refused_not_fatal(fixture_corpus):
+    name = "a.galvasr-tmp-x.mp3"  # galvasr.storage's temporary-file marker
+    out = ingest_item(_item(item_line("good", [name, "a.srt"])),
+                      LocalCorpus(str(fixture_corpus)), IngestConfig())  # fmt: skip
+    assert {(r.file_name, r.reason) for r in out.rejects} == {
+        (name, "catalog:unsafe-path"), ("a.srt", "catalog:unsafe-path"),
+    }  # fmt: skip
+
+
 def test_oversized_subtitles_are_refused(fixture_corpus):
     config = IngestConfig(max_subtitle_bytes=100)
     out = ingest_item(_item(item_line("good", ["a.mp3", "a.srt"])),
