@@ -146,15 +146,15 @@ def is_out_of_memory(error: BaseException) -> bool:
     """Whether ``error`` is an accelerator allocation failure (XLA's RESOURCE_EXHAUSTED)."""
     import jax
 
-    kinds: tuple[type[BaseException], ...] = (jax.errors.JaxRuntimeError, InjectedOutOfMemory)
+    kinds: tuple[type[BaseException], ...] = (jax.errors.JaxRuntimeError, DeviceOutOfMemory)
     return isinstance(error, kinds) and "RESOURCE_EXHAUSTED" in str(error)
 
 
-class InjectedOutOfMemory(RuntimeError):
-    """What a test's fault hook raises in place of a real device allocation failure."""
+class DeviceOutOfMemory(RuntimeError):
+    """Raised by the runner itself (a batch's input found no room, or a test injected it)."""
 
-    def __init__(self, rows: int):
-        super().__init__(f"RESOURCE_EXHAUSTED: injected for a batch of {rows} rows")
+    def __init__(self, rows: int, why: str):
+        super().__init__(f"RESOURCE_EXHAUSTED: {why} (batch of {rows} rows)")
 
 
 # ------------------------------------------------------------------ input
@@ -357,7 +357,7 @@ class WorkerStats:
 __all__ = [
     "CHUNKS_PREFIX",
     "INPUT_COLUMNS",
-    "InjectedOutOfMemory",
+    "DeviceOutOfMemory",
     "Shard",
     "ShardError",
     "ShardInput",

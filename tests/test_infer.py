@@ -79,7 +79,7 @@ def test_out_of_memory_split() -> None:
     assert plan.split_batch(8, 1) == 4
     assert plan.split_batch(6, 2) == 4  # halves stay multiples of the devices
     assert plan.split_batch(2, 2) == 0
-    assert plan.is_out_of_memory(plan.InjectedOutOfMemory(4))
+    assert plan.is_out_of_memory(plan.DeviceOutOfMemory(4, "test"))
     assert not plan.is_out_of_memory(RuntimeError("RESOURCE_EXHAUSTED but not from XLA"))
 
 

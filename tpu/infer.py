@@ -89,7 +89,7 @@ class Faults:
 
     def check_batch(self, rows: int) -> None:
         if self.oom_above_rows and (self.oom_above_rows < 0 or rows > self.oom_above_rows):
-            raise plan.InjectedOutOfMemory(rows)
+            raise plan.DeviceOutOfMemory(rows, "injected by a test")
 
     def after_batch(self, shard_key: str) -> None:
         if self.sleep_in_shard and self.sleep_in_shard in shard_key:
@@ -124,6 +124,7 @@ class _Batch:
     first_row: int
     rows: int
     size: int
+    placed: tuple[Any, Any] | None  # PCM and lengths already on the devices
 
 
 @dataclass(eq=False)
@@ -296,12 +297,32 @@ class Worker:
                 size = self.batch_size(data.bucket_samples)
                 work = _Work(shard, data, plan.plan_batches(data.num_rows, size, self.num_devices))
                 for first, rows, padded in work.batches:
-                    if not _put(self._in, _Batch(work, first, rows, padded), self._stop):
+                    batch = _Batch(
+                        work, first, rows, padded, self._place(data, first, rows, padded)
+                    )
+                    if not _put(self._in, batch, self._stop):
                         return
         except BaseException as e:
             self._fail(e)
         finally:
             _put(self._in, _DONE, self._stop)
+
+    def _place(
+        self, data: plan.ShardInput, first: int, rows: int, size: int
+    ) -> tuple[Any, Any] | None:
+        """A batch padded and copied to the devices ahead of its turn (None: no room now)."""
+        pcm, lengths = plan.pad_rows(
+            data.pcm[first : first + rows], data.lengths[first : first + rows], size
+        )
+        try:
+            return (
+                jax.device_put(pcm, self.data_sharding),
+                jax.device_put(lengths, self.data_sharding),
+            )
+        except Exception as e:
+            if plan.is_out_of_memory(e):
+                return None  # the device loop places it when it runs it
+            raise
 
     # ----------------------------------------------------------- device
 
@@ -323,24 +344,27 @@ class Worker:
             )
         return self._compiled[key]
 
-    def _execute(self, data: plan.ShardInput, first: int, rows: int, size: int) -> list[_Piece]:
+    def _execute(
+        self,
+        data: plan.ShardInput,
+        first: int,
+        rows: int,
+        size: int,
+        placed: tuple[Any, Any] | None = None,
+    ) -> list[_Piece]:
         """Rows ``[first, first + rows)`` as a batch of ``size``; split if memory runs out."""
         bucket_samples = data.bucket_samples
         limit = self._limits.get(bucket_samples, size)
         if size > limit:
             return self._split(data, first, rows, limit)
-        pcm, lengths = plan.pad_rows(
-            data.pcm[first : first + rows], data.lengths[first : first + rows], size
-        )
         compiled = self._compile(bucket_samples, size)
         start = time.perf_counter()
         try:
             self.faults.check_batch(size)
-            encoded, frames = compiled(
-                self.params,
-                jax.device_put(pcm, self.data_sharding),
-                jax.device_put(lengths, self.data_sharding),
-            )
+            pcm, lengths = placed or self._place(data, first, rows, size) or (None, None)
+            if pcm is None:
+                raise plan.DeviceOutOfMemory(size, "no room for the input")
+            encoded, frames = compiled(self.params, pcm, lengths)
             encoded.block_until_ready()
         except Exception as e:
             if not plan.is_out_of_memory(e):
@@ -354,7 +378,7 @@ class Worker:
         self.stats.device_s += time.perf_counter() - start
         self.stats.batches += 1
         self.stats.computed_samples += size * bucket_samples
-        self.stats.window_samples += int(lengths[:rows].sum())
+        self.stats.window_samples += int(data.lengths[first : first + rows].sum())
         return [(first, rows, encoded, frames)]
 
     def _split(self, data: plan.ShardInput, first: int, rows: int, size: int) -> list[_Piece]:
@@ -390,7 +414,11 @@ class Worker:
                 _put(self._out, _Failed(shard, "lost_lease", "another worker took it"), self._stop)
                 continue
             try:
-                pieces = self._execute(batch.work.data, batch.first_row, batch.rows, batch.size)
+                work = batch.work
+                pieces = self._execute(
+                    work.data, batch.first_row, batch.rows, batch.size, batch.placed
+                )
+                batch.placed = None  # free the device copy as soon as it is used
             except _CannotFit as e:
                 failed.add(shard)
                 _put(self._out, _Failed(shard, "out_of_memory", str(e)), self._stop)
