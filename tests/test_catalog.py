@@ -1,6 +1,8 @@
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from galvasr.catalog import (
     CatalogFile,
@@ -197,3 +199,36 @@ def test_every_audio_and_subtitle_file_has_one_fate():
     rejected = [r.name for r in result.rejects]
     media = [n for n in names if kind_of(n)]
     assert sorted(paired_audio + list(paired_subs) + rejected) == sorted(media)
+
+
+_NAMES = st.builds(
+    lambda d, s, e: f"{d}{s}.{e}",
+    st.sampled_from(["", "d/", "../", "/", "D/"]),
+    st.sampled_from(["a", "A", "b", "a.en", "c"]),
+    st.sampled_from(["mp3", "ogg", "srt", "vtt", "SRT", "xml", "jpg"]),
+)
+_FILES = st.lists(
+    st.builds(
+        CatalogFile,
+        _NAMES,
+        st.sampled_from([None, "original", "derivative"]),
+        st.one_of(st.none(), _NAMES),
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_FILES)
+def test_pairing_gives_every_listed_file_one_fate(files):
+    result = pair_files(files)
+    audio = [p.audio.name for p in result.pairs]
+    subtitles = {p.subtitle.name for p in result.pairs}
+    rejected = [r.name for r in result.rejects]
+    assert len(audio) == len(set(audio))
+    listed = sorted(f.name for f in files if kind_of(f.name))
+    assert sorted(audio + sorted(subtitles) + rejected) == listed
+    assert sorted(result.ignored) == sorted(f.name for f in files if not kind_of(f.name))
+    for p in result.pairs:
+        assert kind_of(p.audio.name) == "audio" and kind_of(p.subtitle.name) == "subtitle"
+        assert safe_name(p.audio.name) is None and safe_name(p.subtitle.name) is None
