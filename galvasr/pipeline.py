@@ -1,6 +1,6 @@
 """``galvasr run``: every stage in order, skipping what is already done.
 
-A stage is done when ``<root>/_runs/done/<stage>.json`` exists and holds the
+A stage is done when ``<root>/_pipeline/<stage>.done.json`` exists and holds the
 same fingerprint as now. The fingerprint hashes the stage's config section,
 the galvasr version, the fingerprint of the stage before it and, for the
 first stage, the corpus (catalog bytes and the names and sizes of the item
@@ -22,14 +22,14 @@ from typing import Any
 
 from rich.console import Console
 
-from galvasr import __version__
+from galvasr import __version__, runlog
 from galvasr.config import Config, to_dict
 from galvasr.storage import open_store
 
 STAGES: tuple[str, ...] = ("ingest", "decode", "infer", "align", "release", "report")
 """The stages of a full run, in order."""
 
-MARKER_DIR = "_runs/done"
+PIPELINE_DIR = "_pipeline"  # markers and the run's config; Spark ignores _-prefixed folders
 
 
 @dataclass
@@ -93,6 +93,18 @@ def stage_fingerprint(stage: str, config: Config, previous: str, model: str | No
     return hashlib.sha256(blob).hexdigest()
 
 
+def _numeric_leaves(tree: dict[str, Any], prefix: str = "") -> dict[str, int | float]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``, numbers only: the counts of a stage record."""
+    out: dict[str, int | float] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(_numeric_leaves(value, f"{name}."))
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[name] = value
+    return out
+
+
 def run_pipeline(
     corpus: str | Path,
     root: str | Path,
@@ -115,7 +127,7 @@ def run_pipeline(
         raise SystemExit(f"no catalog.jsonl in {ctx.corpus}")
 
     store.write_bytes(
-        "_runs/config.json",
+        f"{PIPELINE_DIR}/config.json",
         json.dumps(
             {"galvasr": __version__, "config": to_dict(config)}, indent=2, default=str
         ).encode(),
@@ -134,7 +146,7 @@ def run_pipeline(
             )
             break
         fingerprint = stage_fingerprint(stage, config, previous, model)
-        marker = f"{MARKER_DIR}/{stage}.json"
+        marker = f"{PIPELINE_DIR}/{stage}.done.json"
         forced = forced or stage == force
         if not forced and store.exists(marker):
             done = json.loads(store.read_bytes(marker))
@@ -154,6 +166,7 @@ def run_pipeline(
         seconds = time.monotonic() - started
         summary = {**summary, "seconds": round(seconds, 3)}
         summaries[stage] = summary
+        runlog.record_stage(ctx.root, stage, seconds, _numeric_leaves(summary))
         store.write_bytes(
             marker,
             json.dumps(
@@ -167,4 +180,43 @@ def run_pipeline(
         previous = fingerprint
         if stage == stop_after:
             break
+    if "release" in summaries:
+        print_summary(ctx, summaries)
     return summaries
+
+
+def print_summary(ctx: RunContext, summaries: dict[str, dict[str, Any]]) -> None:
+    """Input and released hours, rejects by reason, time per stage, where things are."""
+    from rich.table import Table as RichTable
+
+    from galvasr.schemas import REJECTS
+    from galvasr.tables import read_table
+
+    console = ctx.console
+    decoded_ms = summaries.get("decode", {}).get("audio_ms", 0)
+    release = summaries.get("release", {})
+    console.print(
+        f"\n[bold]input[/bold]: {decoded_ms / 3_600_000:.3f} h decoded; "
+        f"[bold]released[/bold]: {release.get('hours', 0):.3f} h in "
+        f"{release.get('segments', 0)} segments"
+    )
+    r = REJECTS.c
+    rejects = (
+        read_table(ctx.spark, ctx.root, REJECTS)
+        .groupBy(r.stage, r.reason)
+        .count()
+        .orderBy(r.stage, r.reason)
+        .collect()
+    )
+    table = RichTable("stage", "reason", "rows", title="rejects")
+    for row in rejects:
+        table.add_row(row[r.stage], row[r.reason], str(row["count"]))
+    console.print(table)
+    times = RichTable("stage", "seconds", title="time per stage")
+    for stage, summary in summaries.items():
+        note = " (skipped: up to date)" if summary.get("skipped") else ""
+        times.add_row(stage, f"{summary.get('seconds', 0):.1f}{note}")
+    console.print(times)
+    for key, label in (("release_url", "release"), ("report_url", "report")):
+        if key in ctx.state:
+            console.print(f"[bold]{label}[/bold]: {ctx.state[key]}")
