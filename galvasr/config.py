@@ -77,9 +77,12 @@ class InferConfig:
     ``*_batch_frames`` output frames per device (a 34 s chunk is 1,700): on a
     CPU one chunk at a time is fastest (benchmarks/infer_cpu.py: 39x real
     time at batch 1, 22x at batch 8, cache-bound), an accelerator wants
-    thousands of frames in flight. float16 is stored because it changes
-    alignments by nothing measurable while uint8q, half the size, moves some
-    boundaries a frame (benchmarks/infer_quantize.py).
+    thousands of frames in flight. Log-probabilities are stored as float16
+    (2.2 kB per audio second after zstd; uint8q: 1.2 kB). On the sample
+    corpus's sentences neither encoding moved an alignment boundary, but
+    uint8q changed scores 30x more and ties a frame's best symbol on 0.1 % of
+    noisy frames (benchmarks/infer_quantize.py); float16 stays the default
+    until the trained model's own posteriors are measured.
     """
 
     model: str = ""  # checkpoint folder; "": the committed models/galvasr-small
