@@ -267,7 +267,9 @@ def run_decode(
     rejected = [r for _, r in sorted(by_id.items()) if isinstance(r, RejectRow)]
     write_table(_frame(spark, AUDIO, kept), root, AUDIO)
     write_table(_frame(spark, REJECTS, rejected), root, REJECTS, stage=STAGE)
-    return summarize(files, kept, rejected, plan)
+    summary = summarize(files, kept, rejected, plan)
+    log.info("decode done: %s", summary.to_json())
+    return summary
 
 
 def _frame(spark: SparkSession, table: Table, rows: list[Any]) -> DataFrame:
