@@ -307,7 +307,8 @@ def test_sample_corpus_accounting(spark, tmp_path):
 @pytest.mark.slow
 def test_spark_submit_runs_the_job(fixture_corpus, tmp_path):
     root = tmp_path / "run"
-    env = dict(os.environ, PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable)
+    env = dict(os.environ, PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable,
+               GALVASR_SHUFFLE_PARTITIONS="2")  # fmt: skip
     spark_submit = Path(sys.executable).parent / "spark-submit"
     done = subprocess.run(
         [str(spark_submit), "--master", "local[2]", "--conf", "spark.ui.enabled=false",
