@@ -199,6 +199,109 @@ def align(
     print(run_align(spark, root, contract, cfg.align).to_json())
 
 
+@app.command()
+def release(
+    root: Annotated[str, typer.Option(help="Run root: a folder or gs://bucket/prefix.")] = (
+        "runs/sample"
+    ),
+    name: Annotated[
+        str | None, typer.Option(help="Release name [default: release.name of the config].")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="TOML config; unset keys keep defaults.")
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override one setting: SECTION.KEY=VALUE (TOML value)."),
+    ] = None,
+) -> None:
+    """Splits, subsets, Parquet/WebDataset/NeMo shards and the dataset card (jobs/release.py)."""
+    import json
+
+    from galvasr.config import load_config, parse_overrides
+    from galvasr.release import build_release
+    from galvasr.spark import get_spark
+
+    overrides = parse_overrides(set_ or [])
+    if name:
+        overrides.setdefault("release", {})["name"] = name
+    cfg = load_config(config, overrides)
+    spark = get_spark("galvasr-release")
+    spark.sparkContext.setLogLevel("WARN")
+    summary = build_release(spark, root, cfg)
+    total = summary.figures.total
+    print(
+        json.dumps(
+            {
+                "url": summary.url,
+                "segments": total.segments,
+                "hours": round(total.hours, 4),
+                "sources": total.sources,
+                "files": len(summary.files),
+                "rejected": summary.rejected,
+            }
+        )
+    )
+
+
+@app.command()
+def sql(
+    query: Annotated[str | None, typer.Argument(help="A Spark SQL query.")] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option("--file", "-f", help="Run this .sql file (a path, or a name in sql/)."),
+    ] = None,
+    root: Annotated[str, typer.Option(help="Run root: a folder or gs://bucket/prefix.")] = (
+        "runs/sample"
+    ),
+    release_name: Annotated[
+        str | None, typer.Option("--release", help="Release shown by the `release` view.")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="Print at most this many rows.")] = 1000,
+) -> None:
+    """Query a run root: every table is a view (catalog, ..., segments, release)."""
+    from rich.table import Table as RichTable
+
+    from galvasr.spark import get_spark
+    from galvasr.sqlviews import read_query, run_sql
+
+    try:
+        text = read_query(query, file)
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from None
+    spark = get_spark("galvasr-sql")
+    spark.sparkContext.setLogLevel("ERROR")
+    frame = run_sql(spark, root, text, release_name)
+    rows = frame.limit(limit + 1).collect()
+    table = RichTable(*frame.columns)
+    for row in rows[:limit]:
+        table.add_row(*["NULL" if v is None else str(v) for v in row])
+    Console().print(table)
+    if len(rows) > limit:
+        console.print(f"[yellow]more than {limit} rows; showing {limit}[/yellow]")
+
+
+@app.command()
+def report(
+    root: Annotated[str, typer.Option(help="Run root: a folder or gs://bucket/prefix.")] = (
+        "runs/sample"
+    ),
+    out: Annotated[
+        str | None, typer.Option(help="Folder for index.html and its PNGs [default: ROOT/report].")
+    ] = None,
+    release_name: Annotated[
+        str | None, typer.Option("--release", help="Release to report on.")
+    ] = None,
+) -> None:
+    """Write the run's HTML report: funnel, rejects, histograms, padding, time per stage."""
+    from galvasr.report import write_report
+    from galvasr.spark import get_spark
+
+    spark = get_spark("galvasr-report")
+    spark.sparkContext.setLogLevel("WARN")
+    print(write_report(spark, root, out, release_name))
+
+
 @app.command("sample-corpus")
 def sample_corpus(
     out: Annotated[Path, typer.Argument(help="Folder to write the corpus to.")] = SAMPLE_CORPUS,

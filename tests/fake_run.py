@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from galvasr import runlog, schemas
+from galvasr import release_formats, runlog, schemas
 from galvasr.tables import write_table
 
 MODEL_VERSION = "fake-v1"
@@ -176,6 +176,18 @@ def build(spark: Any, root: Path) -> FakeRun:
 
 def _frame(spark: Any, table: schemas.Table, rows: list[Any]) -> Any:
     return spark.createDataFrame([table.to_dict(r) for r in rows], table.spark)
+
+
+def write_stub_release(run: FakeRun, name: str, segments: list[schemas.SegmentRow]) -> None:
+    """A release of ``segments`` (all train/clean) as one Parquet shard, written without Spark."""
+    rows = []
+    for seg in segments:
+        row = {c: getattr(seg, c) for c in release_formats.COLUMNS if hasattr(seg, c)}
+        row |= {"id": release_formats.segment_key(seg.segment_id), "split": "train"}
+        rows.append(row | {"subset": "clean", "flac": seg.flac})
+    path = Path(run.root) / "release" / name / "parquet" / "clean"
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "train-00000-of-00001.parquet").write_bytes(release_formats.parquet_shard(rows, 100))
 
 
 _BUILT: dict[str, FakeRun] = {}

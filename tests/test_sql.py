@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from galvasr import release_formats, schemas, sqlviews
+from galvasr import schemas, sqlviews
 from galvasr.tables import write_table
 from tests import fake_run
 from tests.fake_run import FakeRun
@@ -19,16 +19,7 @@ RELEASE = "sqltest"
 @pytest.fixture(scope="module")
 def run(spark, tmp_path_factory) -> FakeRun:
     run = fake_run.fake_run(spark, tmp_path_factory)
-    # A stand-in release of two segments, written directly (no Spark): the
-    # release view only reads its Parquet shards.
-    rows = []
-    for seg in run.segments[:2]:
-        row = {c: getattr(seg, c) for c in release_formats.COLUMNS if hasattr(seg, c)}
-        row |= {"id": release_formats.segment_key(seg.segment_id), "split": "train"}
-        rows.append(row | {"subset": "clean", "flac": seg.flac})
-    path = Path(run.root) / "release" / RELEASE / "parquet" / "clean"
-    path.mkdir(parents=True, exist_ok=True)
-    (path / "train-00000-of-00001.parquet").write_bytes(release_formats.parquet_shard(rows, 100))
+    fake_run.write_stub_release(run, RELEASE, run.segments[:2])
     sqlviews.register_views(spark, run.root, RELEASE)
     return run
 
@@ -185,3 +176,24 @@ def test_read_query():
     assert sqlviews.read_query("SELECT 1;\n") == "SELECT 1"
     with pytest.raises(ValueError):
         sqlviews.read_query(" ; ")
+
+
+def test_funnel(spark, run):
+    got = {r["step"]: (r["files"], r["hours"]) for r in query(spark, run, "funnel")}
+    released = run.segments[:2]  # the stand-in release
+    assert got == {
+        "catalog": (len(run.catalog), None),
+        "decoded": (len(run.audio), sum(a.duration_ms for a in run.audio) / 3.6e6),
+        "aligned cues": (
+            len({a.audio_id for a in run.alignments}),
+            sum(a.end_ms - a.start_ms for a in run.alignments) / 3.6e6,
+        ),
+        "segments": (
+            len({s.audio_id for s in run.segments}),
+            sum(s.duration_ms for s in run.segments) / 3.6e6,
+        ),
+        "released": (
+            len({s.audio_id for s in released}),
+            sum(s.duration_ms for s in released) / 3.6e6,
+        ),
+    }
