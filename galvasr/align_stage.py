@@ -16,7 +16,8 @@ Wiring (the logic is ``align_file``, a pure function of one file):
    The cue list rides only on the file's first window (chunk 0, or the
    null-window row of a file without chunks), so it reaches Python once.
 4. Rows are sorted by (audio_id, chunk_index) inside the join's partitions
-   (no further shuffle: the join put every row of a file in one partition),
+   (no further shuffle: the join put every row of a file in one partition;
+   adaptive execution never splits a full outer join's skewed partitions),
    and ``mapInArrow`` streams each partition, holding one file at a time:
    a three-hour file is ~350 MB of PCM and ~65 MB of float32 frames.
 5. The output (one row shape for the three tables, ``kind`` telling which)
