@@ -5,7 +5,7 @@ It removes HTML and WebVTT tags (after which HTML entities are decoded),
 SubStation override blocks (``{\\an8}``), speaker labels (``JOHN:``,
 ``- Speaker 1:``, ``>>``), lines with music notes (sung lyrics and
 ``♪ music ♪``), bracketed sound descriptions (``[applause]``, and
-``(laughs)`` but not parenthetical speech, see :func:`_sound_or_speech`),
+``(laughs)`` but not parenthetical speech, see :func:`_is_parenthetical_speech`),
 control and invisible format characters; then joins lines with single
 spaces (a word hyphenated across a line break is joined back) and collapses
 whitespace. Its output holds no
@@ -23,13 +23,14 @@ import re
 import unicodedata
 
 MUSIC_NOTES = frozenset("♪♫♩♬🎵🎶🎼")
+MAX_PASSES = 8
+MAX_BRACKET_DEPTH = 8
 
 _ASS_OVERRIDE = re.compile(r"\{\\[^{}]*\}")
 _ASS_SPACES = re.compile(r"\\[Nnh]")
 # <i>, </font>, <c.yellow>, <v Roger Bingham>, <00:01:02.500> (WebVTT karaoke timestamps)
 _TAG = re.compile(r"</?[A-Za-z][^<>]*>|<\d[\d:.]*>")
-_BRACKETED = re.compile(r"\[[^\[\]]*\]|（[^（）]*）|【[^【】]*】")
-_PARENTHESIZED = re.compile(r"\(([^()]*)\)")
+_CLOSING = {"[": "]", "(": ")", "（": "）", "【": "】"}
 # Words that sound descriptions ("(birds chirping)", "(clears throat)") lack
 # and parenthetical speech ("(but thou art rich)") has.
 _SPEECH_WORDS = frozenset({
@@ -54,15 +55,16 @@ _KEEP_FORMAT = frozenset("\u200c\u200d")
 def clean_cue_text(raw: str) -> str:
     """The spoken text of one subtitle cue; "" when nothing in it is speech."""
     text = raw
-    # Each pass only deletes or shortens, so this reaches a fixed point, and
-    # the result is idempotent even where one pass reveals new markup
-    # ("&lt;i&gt;" becomes a tag only once the entities are decoded).
-    for _ in range(len(raw) + 1):
+    # A pass can reveal markup ("&lt;i&gt;" is a tag only once the entities
+    # are decoded), so passes repeat up to a fixed point, which makes the
+    # result idempotent. Real cues need two passes; a cue still changing
+    # after MAX_PASSES is crafted, not captioned, and counts as no speech.
+    for _ in range(MAX_PASSES):
         cleaned = _clean_once(text)
         if cleaned == text:
-            break
+            return text
         text = cleaned
-    return text
+    return ""
 
 
 def _clean_once(text: str) -> str:
@@ -71,10 +73,9 @@ def _clean_once(text: str) -> str:
     text = _TAG.sub("", text)
     text = html.unescape(text)
     text = _TAG.sub("", text)
-    text = _BRACKETED.sub(" ", text)
-    text = _PARENTHESIZED.sub(_sound_or_speech, text)
+    text = _remove_bracketed(text)
     text = _remove_invisible(text)
-    joined = ""
+    lines: list[str] = []
     for line in text.splitlines():
         if any(ch in MUSIC_NOTES for ch in line):
             continue
@@ -84,23 +85,51 @@ def _clean_once(text: str) -> str:
         if not line:
             continue
         # "God-" at the end of a line and "ward" on the next are one word.
-        glue = "" if _HYPHEN_BREAK.search(joined) and line[0].isalpha() else " "
-        joined = f"{joined}{glue}{line}" if joined else line
-    return _WHITESPACE.sub(" ", joined).strip()
+        if lines and _HYPHEN_BREAK.search(lines[-1]) and line[0].isalpha():
+            lines[-1] += line
+        else:
+            lines.append(line)
+    return _WHITESPACE.sub(" ", " ".join(lines)).strip()
 
 
-def _sound_or_speech(match: re.Match[str]) -> str:
-    """A parenthesized sound description goes; parenthetical speech stays as it is.
+def _remove_bracketed(text: str) -> str:
+    """Bracketed descriptions removed, nested ones too, in one linear scan.
+
+    Square (and CJK) brackets always hold descriptions; parentheses may hold
+    speech (:func:`_is_parenthetical_speech`), decided innermost first.
+    Brackets that never close stay as they are. Brackets nested deeper than
+    MAX_BRACKET_DEPTH make the whole text "" (and keep the scan linear).
+    """
+    buffers: list[list[str]] = [[]]
+    opened: list[str] = []
+    for ch in text:
+        if ch in _CLOSING:
+            if len(opened) == MAX_BRACKET_DEPTH:
+                return ""  # crafted, not captioned: no speech
+            buffers.append([])
+            opened.append(ch)
+        elif opened and ch == _CLOSING[opened[-1]]:
+            inner = "".join(buffers.pop())
+            opening = opened.pop()
+            keep = opening == "(" and _is_parenthetical_speech(inner)
+            buffers[-1].append(f"({inner})" if keep else " ")
+        else:
+            buffers[-1].append(ch)
+    while opened:
+        inner = "".join(buffers.pop())
+        buffers[-1].append(opened.pop() + inner)
+    return "".join(buffers[0])
+
+
+def _is_parenthetical_speech(inner: str) -> bool:
+    """Whether parenthesized text is speech rather than a sound description.
 
     Speech: at least four words, one of them a pronoun, conjunction or form of
-    "to be"; all-capital text ("(APPLAUSE)") is always a description.
+    "to be" ("(but thou art rich)"); all-capital text ("(APPLAUSE)") never is.
     """
-    inner = match.group(1)
     words = [w.lower() for w in _WORD.findall(inner)]
     is_upper = inner == inner.upper() != inner.lower()
-    if len(words) >= 4 and not is_upper and any(w in _SPEECH_WORDS for w in words):
-        return match.group(0)
-    return " "
+    return len(words) >= 4 and not is_upper and any(w in _SPEECH_WORDS for w in words)
 
 
 def _strip_speaker(line: str) -> str:

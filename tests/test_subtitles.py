@@ -200,6 +200,17 @@ def test_clean_cue_text(raw, clean):
     assert clean_cue_text(raw) == clean
 
 
+def test_crafted_cues_cost_linear_time():
+    assert clean_cue_text("[[[x] y] z] left") == "left"
+    assert clean_cue_text("[" * 20_000 + "x" + "]" * 20_000 + " left") == ""
+    assert clean_cue_text("(" * 20_000 + "he said that it was" + ")" * 20_000) == ""
+    assert clean_cue_text("[" * 20_000 + "left") == ""
+    assert clean_cue_text("[ unclosed") == "[ unclosed"
+    assert clean_cue_text(">> " * 20_000 + "hi") == "hi"
+    # entities escaped twenty times over: never settles, so no speech
+    assert clean_cue_text("&" + "amp;" * 20 + "lt;i&gt;x") == ""
+
+
 _MARKUP = st.sampled_from(
     ["<i>", "</i>", "<b>", "<font color=red>", "{\\an8}", "&amp;", "&lt;", "&gt;", "&#10;",
      "[", "]", "(", ")", "♪", "JOHN:", "- ", ">>", "\n", "\r\n", "\t", "\x00", "\u200b",
