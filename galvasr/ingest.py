@@ -200,7 +200,7 @@ def reject_files(
             audio_id=keys.audio_id(identifier, name)
             if with_ids and identifier is not None and kind_of(name) == "audio"
             else None,
-        )  # fmt: skip
+        )
         for name in names
     ]
     return rows or [reject(reason, detail, identifier=identifier, line_number=line_number)]
@@ -219,9 +219,9 @@ def ingest_item(item: Item, files: CorpusFiles, config: IngestConfig) -> ItemOut
     """Catalog rows, transcripts and rejects of one item (rules in the module docstring)."""
     out = ItemOutput(ignored_files=sum(kind_of(f.name) is None for f in item.files))
     ident, line = item.identifier, item.line_number
-    license = normalize_license(item.license_url)
-    if not isinstance(license, License):
-        out.rejects = reject_files(ident, _media_names(item), license.reason, license.detail, line)
+    verdict = normalize_license(item.license_url)
+    if not isinstance(verdict, License):
+        out.rejects = reject_files(ident, _media_names(item), verdict.reason, verdict.detail, line)
         return out
     for detail in item.bad_entries:
         out.rejects.append(
@@ -237,7 +237,7 @@ def ingest_item(item: Item, files: CorpusFiles, config: IngestConfig) -> ItemOut
                 file_name=r.name,
                 line_number=line,
                 audio_id=keys.audio_id(ident, r.name) if r.is_audio else None,
-            )  # fmt: skip
+            )
         )
 
     parsed: dict[str, Subtitle | Unusable] = {}
@@ -262,7 +262,7 @@ def ingest_item(item: Item, files: CorpusFiles, config: IngestConfig) -> ItemOut
                     file_name=audio_file,
                     audio_id=audio_id,
                     line_number=line,
-                )  # fmt: skip
+                )
             )
             subtitle_failures.setdefault(subtitle_file, result)
             continue
@@ -276,7 +276,7 @@ def ingest_item(item: Item, files: CorpusFiles, config: IngestConfig) -> ItemOut
                 audio_size_bytes=audio_size,
                 title=item.title,
                 creator=item.creator,
-                license=license.name,
+                license=verdict.name,
                 license_url=printable(str(item.license_url)).strip(),
                 language=item.language,
                 date=item.date,
@@ -295,7 +295,7 @@ def ingest_item(item: Item, files: CorpusFiles, config: IngestConfig) -> ItemOut
                 file_name=subtitle_file,
                 audio_id=audio_id,
                 cue_index=d.index,
-            )  # fmt: skip
+            )
             for d in result.dropped
         )
     for subtitle_file, failure in sorted(subtitle_failures.items()):
@@ -307,7 +307,7 @@ def ingest_item(item: Item, files: CorpusFiles, config: IngestConfig) -> ItemOut
                     identifier=ident,
                     file_name=subtitle_file,
                     line_number=line,
-                )  # fmt: skip
+                )
             )
     return out
 
