@@ -12,8 +12,10 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pytest
+from typer.testing import CliRunner
 
 from galvasr import infer as plan
+from galvasr.cli import app
 from galvasr.config import InferConfig, load_config
 from galvasr.model import load_model
 from galvasr.quantize import decode_logprobs
@@ -202,7 +204,12 @@ def test_a_second_run_skips_what_exists_and_another_model_writes_beside(
     root = make_root(tmp_path / "run", LAYOUT[:2])
     run(root, folder)
     before = outputs(root, version)
-    again = run(root, folder)
+    # Again, through the command line, with the progress bar on.
+    result = CliRunner().invoke(
+        app, ["infer", "--root", root, "--model", str(folder), "--set", "infer.poll_s=0.2"]
+    )
+    assert result.exit_code == 0, result.output
+    again = json.loads(result.stdout.strip().splitlines()[-1])
     assert again["shards_skipped"] == 2 and again["shards_done"] == 0 and again["batches"] == 0
     assert outputs(root, version) == before
 
