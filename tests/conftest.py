@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-pytest_plugins = ["tests.gcs_emulator", "tests.spark_cluster"]
+pytest_plugins = ["tests.gcs_emulator", "tests.spark_cluster", "tests.run_fixtures"]
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,183 @@
+"""Inputs worse than the sample corpus's planted faults: the run completes, and every
+bad file or line ends in `rejects` with a reason a person can read."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import soundfile as sf
+from rich.console import Console
+
+from galvasr import schemas
+from galvasr.config import load_config
+from galvasr.pipeline import run_pipeline
+from galvasr.tables import read_table
+from tests.run_fixtures import RUN_SETTINGS, SAMPLE
+
+pytestmark = pytest.mark.slow
+
+LICENSE = "https://creativecommons.org/licenses/by/4.0/"
+GOOD = SAMPLE / "items" / "thessalonians-phone-recording"
+
+
+def _item(identifier: str, files: list[tuple[str, str]]) -> str:
+    return json.dumps(
+        {
+            "metadata": {"identifier": identifier, "title": identifier, "licenseurl": LICENSE},
+            "files": [{"name": name, "format": fmt} for name, fmt in files],
+        }
+    )
+
+
+def _video_only_mp4(path: Path) -> None:
+    rng = np.random.default_rng(1)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for _ in range(20):
+            pixels = rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
+def _ten_hour_silence(path: Path) -> None:
+    """10 h of digital silence as 8 kHz FLAC: tiny on disk (constant subframes)."""
+    block = np.zeros(8_000 * 600, dtype=np.int16)  # 10 minutes
+    with sf.SoundFile(path, "w", samplerate=8_000, channels=1, format="FLAC") as f:
+        for _ in range(60):
+            f.write(block)
+
+
+BAD_TIMES_SRT = """1
+00:00:01,000 --> 00:00:03,000
+Paul, and Silvanus, and Timotheus.
+
+2
+00:00:09,000 --> 00:00:04,000
+This cue ends before it starts.
+
+3
+-00:00:02,000 --> 00:00:01,000
+This cue starts before the file.
+"""
+
+
+@pytest.fixture(scope="module")
+def bad_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("bad") / "corpus"
+    items = root / "items"
+    srt = (GOOD / "thessalonians.srt").read_bytes()
+    lines = [_item("good", [("thessalonians.wav", "WAVE"), ("thessalonians.srt", "SubRip")])]
+    shutil.copytree(GOOD, items / "good")
+
+    def add(identifier: str, files: dict[str, bytes | None], formats: list[str]) -> None:
+        (items / identifier).mkdir(parents=True)
+        for name, data in files.items():
+            if data is not None:
+                (items / identifier / name).write_bytes(data)
+        lines.append(_item(identifier, list(zip(files, formats, strict=True))))
+
+    mp3 = (SAMPLE / "items" / "oakhill-readings-john-01" / "john_part1.mp3").read_bytes()
+    add("truncated", {"a.mp3": mp3[: len(mp3) * 2 // 5], "a.srt": srt}, ["MP3", "SubRip"])
+    junk = np.random.default_rng(7).integers(0, 256, 60_000, dtype=np.uint8).tobytes()
+    add("random-bytes", {"a.mp3": junk, "a.srt": srt}, ["MP3", "SubRip"])
+    (items / "video").mkdir(parents=True)
+    _video_only_mp4(items / "video" / "a.mp4")
+    (items / "video" / "a.srt").write_bytes(srt)
+    lines.append(_item("video", [("a.mp4", "MPEG4"), ("a.srt", "SubRip")]))
+    wav = (GOOD / "thessalonians.wav").read_bytes()
+    add("bad-times", {"a.wav": wav, "a.srt": BAD_TIMES_SRT.encode()}, ["WAVE", "SubRip"])
+    add("junk-srt", {"a.wav": wav, "a.srt": b"\x00\xff\x13" + junk[:4000]}, ["WAVE", "SubRip"])
+    (items / "ten-hours").mkdir(parents=True)
+    _ten_hour_silence(items / "ten-hours" / "a.flac")
+    (items / "ten-hours" / "a.srt").write_bytes(srt)
+    lines.append(_item("ten-hours", [("a.flac", "Flac"), ("a.srt", "SubRip")]))
+    lines.insert(3, '{"metadata": {"identifier": "broken", "licenseurl": ')  # line 4
+    (root / "catalog.jsonl").write_text("\n".join(lines) + "\n")
+    return root
+
+
+@pytest.fixture(scope="module")
+def bad_run(spark, bad_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("bad-run") / "root"
+    run_pipeline(bad_corpus, root, Console(quiet=True), config=load_config(None, RUN_SETTINGS))
+    return root
+
+
+def _rejects(spark, root: Path) -> list[schemas.RejectRow]:
+    rows = read_table(spark, str(root), schemas.REJECTS).collect()
+    return [schemas.RejectRow(**row.asDict()) for row in rows]
+
+
+def _reasons(rejects: list[schemas.RejectRow], identifier: str) -> set[str]:
+    return {r.reason for r in rejects if r.identifier == identifier}
+
+
+def test_run_completes_with_a_release_and_a_report(bad_run: Path):
+    assert list((bad_run / "release").rglob("SHA256SUMS"))
+    assert (bad_run / "report" / "index.html").exists()
+
+
+def test_malformed_catalog_line_is_rejected_with_its_line_number(spark, bad_run: Path):
+    rows = [r for r in _rejects(spark, bad_run) if r.reason == "catalog:malformed-line"]
+    assert [r.line_number for r in rows] == [4]
+    assert rows[0].detail
+
+
+@pytest.mark.parametrize(
+    ("identifier", "reason"),
+    [
+        ("random-bytes", "audio:undecodable"),
+        ("video", "audio:undecodable"),
+        ("junk-srt", "subtitle:unparsable"),
+        ("ten-hours", "audio:too-long"),
+    ],
+)
+def test_bad_file_is_rejected_with_a_readable_reason(spark, bad_run, identifier, reason):
+    rejects = _rejects(spark, bad_run)
+    assert reason in _reasons(rejects, identifier)
+    details = [r.detail for r in rejects if r.identifier == identifier and r.reason == reason]
+    assert all(d and len(d) > 10 for d in details), details
+    if identifier == "video":
+        assert any("no audio stream" in (d or "") for d in details), details
+
+
+def test_bad_cue_timings_are_rejected_and_the_good_cue_kept(spark, bad_run: Path):
+    rejects = [r for r in _rejects(spark, bad_run) if r.identifier == "bad-times"]
+    assert sorted(r.cue_index for r in rejects if r.reason == "cue:bad-timing") == [1, 2]
+    catalog = read_table(spark, str(bad_run), schemas.CATALOG)
+    audio_id = catalog.where("identifier = 'bad-times'").collect()[0]["audio_id"]
+    cues = read_table(spark, str(bad_run), schemas.TRANSCRIPTS).where(f"audio_id = {audio_id}")
+    assert [r["text"] for r in cues.collect()] == ["Paul, and Silvanus, and Timotheus."]
+
+
+def test_truncated_mp3_keeps_what_decodes_and_rejects_cues_past_its_end(spark, bad_run: Path):
+    catalog = read_table(spark, str(bad_run), schemas.CATALOG)
+    audio_id = catalog.where("identifier = 'truncated'").collect()[0]["audio_id"]
+    audio = read_table(spark, str(bad_run), schemas.AUDIO).where(f"audio_id = {audio_id}")
+    duration_ms = audio.collect()[0]["duration_ms"]
+    cues = read_table(spark, str(bad_run), schemas.TRANSCRIPTS).where(f"audio_id = {audio_id}")
+    past_end = {r["cue_index"] for r in cues.collect() if r["start_ms"] > duration_ms + 5_000}
+    assert past_end, "the test needs cues past the truncation"
+    rejected = {
+        r.cue_index
+        for r in _rejects(spark, bad_run)
+        if r.audio_id == audio_id and r.stage == "align"
+    }
+    assert past_end <= rejected
+
+
+def test_every_catalog_file_is_accounted_for(spark, bad_run: Path, bad_corpus: Path):
+    """Each audio file of a parsable line is in `audio` (decoded) or in `rejects`."""
+    catalog = {r["audio_id"]: r for r in read_table(spark, str(bad_run), schemas.CATALOG).collect()}
+    decoded = {r["audio_id"] for r in read_table(spark, str(bad_run), schemas.AUDIO).collect()}
+    rejected = {r.audio_id for r in _rejects(spark, bad_run) if r.stage == "decode"}
+    assert set(catalog) == decoded | rejected
+    assert not decoded & rejected

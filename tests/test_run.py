@@ -1,0 +1,108 @@
+"""`galvasr run` end to end: skipping, --force, SIGKILL in every stage, determinism."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from galvasr.config import load_config
+from galvasr.pipeline import PIPELINE_DIR, STAGES, run_pipeline
+from tests.run_fixtures import REPO, RUN_SETTINGS, RUN_SETTINGS_FLAGS, release_files
+
+pytestmark = pytest.mark.slow
+
+# The first thing each stage writes: the test kills the run as soon as it appears.
+FIRST_OUTPUT = {
+    "ingest": "catalog",
+    "decode": "chunks",
+    "infer": "logits",
+    "align": "alignments",
+    "release": "release",
+    "report": "report",
+}
+
+
+def test_a_second_run_skips_every_stage_and_force_reruns_from_a_stage(mini_corpus, mini_run):
+    config = load_config(None, RUN_SETTINGS)
+    before = release_files(mini_run)
+    assert before, "the run made no release"
+    again = run_pipeline(mini_corpus, mini_run, Console(quiet=True), config=config)
+    assert [s for s in STAGES if again[s].get("skipped")] == list(STAGES)
+
+    forced = run_pipeline(mini_corpus, mini_run, Console(quiet=True), config=config, force="align")
+    skipped = [s for s in STAGES if forced[s].get("skipped")]
+    assert skipped == ["ingest", "decode", "infer"]
+    assert release_files(mini_run) == before
+
+
+def test_a_changed_setting_reruns_its_stage_and_those_after(mini_corpus, mini_run, tmp_path):
+    from galvasr.pipeline import stage_fingerprint
+
+    base = load_config(None, RUN_SETTINGS)
+    changed = load_config(None, {**RUN_SETTINGS, "release": {"dev_fraction": 0.2}})
+    assert stage_fingerprint("ingest", base, "x", None) == stage_fingerprint(
+        "ingest", changed, "x", None
+    )
+    assert stage_fingerprint("release", base, "x", None) != stage_fingerprint(
+        "release", changed, "x", None
+    )
+
+
+def _run_command(corpus: Path, root: Path) -> list[str]:
+    return [
+        sys.executable, "-m", "galvasr.cli", "run",
+        "--corpus", str(corpus), "--root", str(root), *RUN_SETTINGS_FLAGS,
+    ]  # fmt: skip
+
+
+def _kill_when_stage_writes(corpus: Path, root: Path, stage: str) -> None:
+    """Start `galvasr run`, SIGKILL it the moment ``stage`` starts writing."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        _run_command(corpus, root), cwd=REPO, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    target = root / FIRST_OUTPUT[stage]
+    deadline = time.monotonic() + 600
+    try:
+        while not target.exists():
+            assert proc.poll() is None, f"the run ended before {stage} wrote anything"
+            assert time.monotonic() < deadline, f"{stage} never started writing"
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    assert not (root / PIPELINE_DIR / f"{stage}.done.json").exists()
+
+
+def test_sigkill_in_every_stage_then_rerun_gives_the_uninterrupted_release(
+    mini_corpus, mini_run, tmp_path
+):
+    """Killed once in each stage, from scratch; the release equals an uninterrupted run's.
+
+    Since this run starts from an empty root too, it is also the check that
+    two runs from scratch give identical SHA256SUMS (and every other byte).
+    """
+    root = tmp_path / "killed"
+    for stage in STAGES:
+        _kill_when_stage_writes(mini_corpus, root, stage)
+    done = subprocess.run(
+        _run_command(mini_corpus, root), cwd=REPO, capture_output=True, text=True, timeout=900
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    expected = release_files(mini_run)
+    got = release_files(root)
+    sums = [name for name in expected if name.endswith("SHA256SUMS")]
+    assert sums, "the release has no SHA256SUMS"
+    for name in sums:
+        assert got.get(name) == expected[name], name
+    assert got == expected
+    assert (root / "report" / "index.html").exists()
