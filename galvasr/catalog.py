@@ -46,6 +46,20 @@ AUDIO_EXTENSIONS: tuple[str, ...] = (
 )  # fmt: skip
 """Extensions of audio files (lower case, without the dot)."""
 
+VIDEO_EXTENSIONS: tuple[str, ...] = (
+    "mp4",
+    "m4v",
+    "mov",
+    "mkv",
+    "webm",
+    "ogv",
+    "avi",
+    "mpg",
+    "mpeg",
+)
+"""Video containers: much subtitled speech on archive.org is video, and decode
+uses its first audio stream (a video without one is rejected there)."""
+
 SUBTITLE_EXTENSIONS: tuple[str, ...] = tuple(FORMATS)
 
 # archive.org identifiers: letters, digits, '_', '-', '.', starting with a
@@ -213,7 +227,7 @@ def kind_of(name: str) -> str | None:
     """ "audio", "subtitle" or None, from the file name's extension."""
     _, dot, ext = name.rpartition(".")
     ext = ext.lower() if dot else ""
-    if ext in AUDIO_EXTENSIONS:
+    if ext in AUDIO_EXTENSIONS or ext in VIDEO_EXTENSIONS:
         return "audio"
     if ext in SUBTITLE_EXTENSIONS:
         return "subtitle"

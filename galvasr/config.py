@@ -54,7 +54,18 @@ class DecodeConfig:
     chunks_per_file: int = 128  # maxRecordsPerFile of `chunks`: ~140 MB Parquet files
     spool_memory_bytes: int = 32 << 20  # decoded PCM kept in memory before spilling to disk
     partitions: int = 0  # Spark partitions of the decode; 0: one per file, at most 4096
-    formats: tuple[str, ...] = ("mp3", "flac", "ogg", "wav", "mov", "matroska", "aac", "aiff")
+    formats: tuple[str, ...] = (
+        "mp3",
+        "flac",
+        "ogg",
+        "wav",
+        "mov",
+        "matroska",
+        "aac",
+        "aiff",
+        "avi",
+        "mpeg",
+    )
     """FFmpeg demuxers allowed to open a file; no playlist or concat demuxer can
     make FFmpeg open a second file or a URL named inside untrusted media."""
 
