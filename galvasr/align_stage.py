@@ -55,7 +55,14 @@ from galvasr.schemas import (
     SegmentRow,
 )
 from galvasr.segments import Segment, cut_segments, flac, segment_id
-from galvasr.stitch import StitchError, Window, stitch_logprobs, stitch_pcm, window_logprobs
+from galvasr.stitch import (
+    StitchError,
+    Window,
+    check_pcm,
+    slice_pcm,
+    stitch_logprobs,
+    window_logprobs,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -143,7 +150,7 @@ def align_file(file: FileInput, contract: Contract, config: AlignConfig) -> File
     if problem is None:
         try:
             logprobs = stitch_logprobs(file.windows, contract.frame_stride_samples)
-            pcm = stitch_pcm(file.windows)
+            check_pcm(file.windows)
         except StitchError as e:
             problem = (e.reason, e.detail)
     if problem is not None:
@@ -162,7 +169,7 @@ def align_file(file: FileInput, contract: Contract, config: AlignConfig) -> File
     for r in dropped:
         reject(r.cue_index, r.reason, r.detail)
     for seg in segments:
-        row = _segment_row(file, seg, logprobs, pcm, contract, config)
+        row = _segment_row(file, seg, logprobs, contract, config)
         if isinstance(row, CueReject):
             for c in seg.cues:
                 reject(c.cue_index, row.reason, row.detail)
@@ -190,7 +197,6 @@ def _segment_row(
     file: FileInput,
     seg: Segment,
     logprobs: np.ndarray,
-    pcm: np.ndarray,
     contract: Contract,
     config: AlignConfig,
 ) -> SegmentRow | CueReject:
@@ -211,7 +217,7 @@ def _segment_row(
     if error > config.max_segment_cer:
         return CueReject(-1, "segment:high-cer", f"segment cer {error:.3f}")
     per_ms = contract.sample_rate // 1000
-    audio = pcm[seg.start_ms * per_ms : seg.end_ms * per_ms]
+    audio = slice_pcm(file.windows, seg.start_ms * per_ms, seg.end_ms * per_ms)
     return SegmentRow(
         segment_id=segment_id(file.audio_id, seg.start_ms, seg.end_ms),
         audio_id=file.audio_id,

@@ -110,6 +110,38 @@ def stitch_logprobs(windows: Sequence[Window], stride: int) -> np.ndarray:
     return np.ascontiguousarray(np.concatenate(pieces, axis=0), dtype=np.float32)
 
 
+def check_pcm(windows: Sequence[Window]) -> None:
+    """Raise StitchError unless every window has PCM covering the samples it owns."""
+    check_windows(windows)
+    for w in windows:
+        if w.pcm is None:
+            raise StitchError("chunks:missing-pcm", f"chunk {w.chunk_index} has no PCM")
+        if len(w.pcm) < 2 * (w.context_before_samples + w.num_samples):
+            raise StitchError(
+                "chunks:short-pcm",
+                f"chunk {w.chunk_index} has {len(w.pcm) // 2} samples, owns up to "
+                f"{w.context_before_samples + w.num_samples}",
+            )
+
+
+def slice_pcm(windows: Sequence[Window], start: int, stop: int) -> np.ndarray:
+    """int16 samples ``start:stop`` of the file, gathered from the windows that own them.
+
+    The same samples as ``stitch_pcm(windows)[start:stop]`` without building
+    the whole file (a three-hour file is 350 MB); ``check_pcm`` first.
+    """
+    stop = min(stop, windows[-1].start_sample + windows[-1].num_samples) if windows else 0
+    out = np.empty(max(0, stop - start), dtype=np.int16)
+    for w in windows:
+        lo, hi = max(start, w.start_sample), min(stop, w.start_sample + w.num_samples)
+        if lo >= hi:
+            continue
+        offset = w.context_before_samples + lo - w.start_sample
+        pcm = np.frombuffer(w.pcm or b"", dtype="<i2", count=hi - lo, offset=2 * offset)
+        out[lo - start : hi - start] = pcm
+    return out
+
+
 def stitch_pcm(windows: Sequence[Window]) -> np.ndarray:
     """int16 samples of the whole file: the owned part of every window, in order."""
     check_windows(windows)

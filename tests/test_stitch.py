@@ -8,7 +8,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from galvasr import quantize
-from galvasr.stitch import StitchError, Window, stitch_logprobs, stitch_pcm, window_logprobs
+from galvasr.stitch import (
+    StitchError,
+    Window,
+    check_pcm,
+    slice_pcm,
+    stitch_logprobs,
+    stitch_pcm,
+    window_logprobs,
+)
 from tests.align_oracle import cut_windows
 
 STRIDE = 320
@@ -36,6 +44,9 @@ def test_frames_tile_the_file_exactly(num_samples, window_frames, context_frames
     assert stitched.shape == (-(-num_samples // STRIDE), 3)
     np.testing.assert_array_equal(stitched[:, 0], np.arange(stitched.shape[0]))
     np.testing.assert_array_equal(stitch_pcm(windows), pcm)
+    check_pcm(windows)
+    for start, stop in ((0, num_samples), (num_samples // 3, num_samples // 2 + 7), (5, 5)):
+        np.testing.assert_array_equal(slice_pcm(windows, start, stop), pcm[start:stop])
 
 
 @settings(max_examples=40, deadline=None)
