@@ -88,7 +88,7 @@ def file_rows(audio_id: int, minutes: float, seed: int) -> tuple[list[dict[str, 
         chars = sum(len(t) for t in texts)
     logprobs, truth = speak(texts, CONTRACT, rng, pause_frames=(10, 40))
     pcm = rng.integers(-3000, 3000, size=logprobs.shape[0] * STRIDE).astype(np.int16)
-    cues = []
+    cues: list[dict[str, Any]] = []
     for k, t in enumerate(truth):
         if rng.random() < 0.04:
             continue  # spoken, not subtitled
