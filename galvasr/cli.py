@@ -260,6 +260,8 @@ def sql(
     limit: Annotated[int, typer.Option(help="Print at most this many rows.")] = 1000,
 ) -> None:
     """Query a run root: every table is a view (catalog, ..., segments, release)."""
+    import sys
+
     from rich.table import Table as RichTable
 
     from galvasr.spark import get_spark
@@ -276,7 +278,8 @@ def sql(
     table = RichTable(*frame.columns)
     for row in rows[:limit]:
         table.add_row(*["NULL" if v is None else str(v) for v in row])
-    Console().print(table)
+    # Piped output gets room for wide rows instead of rich's 80 columns.
+    Console(width=None if sys.stdout.isatty() else 240).print(table)
     if len(rows) > limit:
         console.print(f"[yellow]more than {limit} rows; showing {limit}[/yellow]")
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from galvasr import __version__, runlog, runroot, sqlviews
+from galvasr.pipeline import STAGES
 from galvasr.storage import open_store
 
 if TYPE_CHECKING:
@@ -77,7 +78,8 @@ def collect_figures(spark: SparkSession, root: str, release_name: str | None = N
         (r["bucket"], float(r["bucket_seconds"]), r["windows"], float(r["padding_fraction"]))
         for r in _query(spark, "bucket_occupancy")
     ]
-    fig.stages = runlog.read_stages(root)
+    order = {stage: i for i, stage in enumerate(STAGES)}
+    fig.stages = sorted(runlog.read_stages(root), key=lambda r: order.get(r.stage, len(order)))
     return fig
 
 
@@ -161,13 +163,23 @@ def plots(fig: Figures) -> dict[str, bytes]:
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row) + "</tr>" for row in rows
-    )
+    body = "".join("<tr>" + "".join(_cell(v) for v in row) + "</tr>" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _cell(value: object) -> str:
+    number = isinstance(value, (int, float, Bin))
+    text = html.escape(_fmt(value))
+    return f'<td class="num">{text}</td>' if number else f"<td>{text}</td>"
+
+
+class Bin(float):
+    """A histogram bin's lower edge: shown as short as it can be (1, -2.5, 0.05)."""
+
+
 def _fmt(value: object) -> str:
+    if isinstance(value, Bin):
+        return f"{float(value):g}"
     if isinstance(value, float):
         return "–" if value != value else f"{value:,.3f}"
     if isinstance(value, int):
@@ -189,8 +201,8 @@ body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 60em; co
 h1 { font-size: 1.6em; } h2 { font-size: 1.2em; margin-top: 2em; }
 img { max-width: 100%; display: block; margin: 0.5em 0; }
 table { border-collapse: collapse; font-size: 0.9em; }
-td, th { border: 1px solid #ccc; padding: 0.2em 0.6em; text-align: right; }
-td:first-child, th:first-child { text-align: left; }
+td, th { border: 1px solid #ccc; padding: 0.2em 0.6em; text-align: left; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .meta { color: #666; }
 """
 
@@ -212,16 +224,24 @@ def render_html(fig: Figures) -> str:
         _section(
             "Segment durations",
             "durations.png",
-            _table(["seconds from", "segments"], fig.durations),
+            _table(["seconds from", "segments"], [(Bin(b), n) for b, n in fig.durations]),
         ),
-        _section("Alignment scores", "scores.png", _table(["score from", "cues"], fig.scores)),
-        _section("Character error rate", "cer.png", _table(["CER from", "cues"], fig.cers)),
+        _section(
+            "Alignment scores",
+            "scores.png",
+            _table(["score from", "cues"], [(Bin(b), n) for b, n in fig.scores]),
+        ),
+        _section(
+            "Character error rate",
+            "cer.png",
+            _table(["CER from", "cues"], [(Bin(b), n) for b, n in fig.cers]),
+        ),
         _section(
             "Padding per bucket",
             "padding.png",
             _table(
                 ["bucket", "seconds", "windows", "padding fraction"],
-                [(b, s, w, p) for b, s, w, p in fig.buckets],
+                [(b, Bin(s), w, p) for b, s, w, p in fig.buckets],
             ),
         ),
         _section(

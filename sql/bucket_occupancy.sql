@@ -4,7 +4,7 @@
 -- padded_hours (zeros after the audio and its context), padding_fraction.
 SELECT
   bucket,
-  first(bucket_samples) / 16000.0 AS bucket_seconds,
+  first(bucket_samples) / 16e3 AS bucket_seconds,
   count(*) AS windows,
   round(sum(num_samples) / 16000.0 / 3600.0, 4) AS audio_hours,
   round(sum(bucket_samples - context_before_samples - num_samples - context_after_samples)

@@ -145,30 +145,50 @@ def test_segment_duration_histogram(spark, run):
 def test_audit_catalog(spark, run):
     got = {r["status"]: r["files"] for r in query(spark, run, "audit_catalog")}
     with_segments = {s.audio_id for s in run.segments}
-    rejected = {r.audio_id: f"{r.stage}:{r.reason}" for r in run.rejects if r.audio_id is not None}
+    rejected = {
+        r.audio_id: f"{r.stage}:{r.reason}"
+        for r in run.rejects
+        if r.audio_id is not None and r.cue_index is None
+    }
     want = Counter(
         "segments" if c.audio_id in with_segments else f"rejected {rejected[c.audio_id]}"
         for c in run.catalog
     )
-    want["not in catalog: rejected at ingest"] = sum(
-        1 for r in run.rejects if r.stage == "ingest" and r.audio_id is None
+    catalog_ids = {c.audio_id for c in run.catalog}
+    want["not in catalog: refused at ingest"] = len(
+        {
+            (r.identifier, r.file_name or r.line_number)
+            for r in run.rejects
+            if r.stage == "ingest" and r.cue_index is None and r.audio_id not in catalog_ids
+        }
     )
     assert got == dict(want)
-    assert "unaccounted" not in got
+    assert not [s for s in got if s.startswith("unaccounted")]
 
 
-def test_audit_finds_an_unaccounted_file(spark, run, tmp_path):
-    catalog = run.catalog[:2]
-    t = schemas.CATALOG
-    write_table(spark.createDataFrame([t.to_dict(r) for r in catalog], t.spark), str(tmp_path), t)
+def test_audit_finds_unaccounted_files(spark, run, tmp_path):
+    root = str(tmp_path)
+    for table, rows in (
+        (schemas.CATALOG, run.catalog[:3]),
+        (schemas.CHUNKS, run.chunks[1:2]),
+        (schemas.ALIGNMENTS, [a for a in run.alignments if a.audio_id == run.catalog[2].audio_id]),
+        # a rejected cue does not account for its file
+        (schemas.REJECTS, [run.rejects[0].__class__(
+            stage="ingest", reason="cue:empty", detail=None, identifier="x", file_name="x.srt",
+            audio_id=run.catalog[0].audio_id, cue_index=3, line_number=None)]),
+    ):  # fmt: skip
+        frame = spark.createDataFrame([table.to_dict(r) for r in rows], table.spark)
+        write_table(frame, root, table, stage="ingest" if table is schemas.REJECTS else None)
     text = sqlviews.read_query(file=Path("audit_catalog.sql"))  # found in sql/ by name
     try:
-        rows = sqlviews.run_sql(spark, str(tmp_path), text).collect()
+        rows = sqlviews.run_sql(spark, root, text).collect()
     finally:
         sqlviews.register_views(spark, run.root, RELEASE)
     assert {r["status"]: r["files"] for r in rows} == {
-        "unaccounted": 2,
-        "not in catalog: rejected at ingest": 0,
+        "unaccounted: last in catalog": 1,
+        "unaccounted: last in chunks": 1,
+        "unaccounted: last in alignments": 1,
+        "not in catalog: refused at ingest": 0,
     }
 
 
