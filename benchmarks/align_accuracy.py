@@ -228,13 +228,18 @@ def spoken_pieces(corpus: Path) -> list[tuple[tuple[str, str], float, float, str
     return out
 
 
-def write_oracle_logits(spark: Any, corpus: Path, root: Path) -> Any:
+def write_oracle_logits(
+    spark: Any, corpus: Path, root: Path, peak: float = 10.0, confusion: float = 0.0
+) -> Any:
     """Logits as a perfect model would give them, from the corpus's sentence timings.
 
     Every spoken sentence (subtitled or not) has its normalized characters
     spread evenly over its true span; everything else is blank. With these,
     the benchmark measures the stage's wiring, fault handling and cutting,
     not the acoustic model; boundaries are then right by construction.
+    ``peak`` (how much likelier the spoken symbol is than the others, in
+    nats, before unit noise) and ``confusion`` (the share of characters
+    heard as another letter) make the oracle more like a real model.
     """
     from galvasr import quantize
     from galvasr.align_stage import Contract
@@ -265,6 +270,11 @@ def write_oracle_logits(spark: Any, corpus: Path, root: Path) -> Any:
         frames = frames[frames < labels[audio_id].shape[0]]
         labels[audio_id][frames] = [index[ch] for ch in text[: frames.shape[0]]]
     rng = np.random.default_rng(0)
+    letters = np.array([index[ch] for ch in "abcdefghijklmnopqrstuvwxyz"])
+    for lab in labels.values():
+        heard = np.flatnonzero(lab > 1)
+        wrong = heard[rng.random(heard.shape[0]) < confusion]
+        lab[wrong] = rng.choice(letters, size=wrong.shape[0])
     rows = []
     for c in chunks:
         lab = labels[c["audio_id"]]
@@ -272,7 +282,7 @@ def write_oracle_logits(spark: Any, corpus: Path, root: Path) -> Any:
         end = c["start_sample"] + c["num_samples"] + c["context_after_samples"]
         window = lab[origin // 320 : -(-end // 320)]
         logits = rng.normal(0.0, 1.0, (window.shape[0], len(vocab.symbols)))
-        logits[np.arange(window.shape[0]), window] += 10.0
+        logits[np.arange(window.shape[0]), window] += peak
         data = quantize.encode_logprobs(log_softmax(logits), "float16")
         rows.append(LogitsRow(c["audio_id"], c["chunk_index"], int(c["bucket"]), ORACLE_VERSION,
                               window.shape[0], len(vocab.symbols), "float16", data))  # fmt: skip
@@ -293,6 +303,8 @@ def main() -> None:
         action="store_true",
         help="align oracle logits made from the ground truth (implies --align)",
     )
+    parser.add_argument("--oracle-peak", type=float, default=10.0, help=argparse.SUPPRESS)
+    parser.add_argument("--oracle-confusion", type=float, default=0.0, help=argparse.SUPPRESS)
     parser.add_argument("--tolerance-ms", type=float, default=100.0)
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "bench" / "align_accuracy.json")
     args = parser.parse_args()
@@ -305,7 +317,9 @@ def main() -> None:
         spark = get_spark("galvasr-align-accuracy")
         spark.sparkContext.setLogLevel("WARN")
         if args.oracle:
-            contract = write_oracle_logits(spark, args.corpus, args.root)
+            contract = write_oracle_logits(
+                spark, args.corpus, args.root, args.oracle_peak, args.oracle_confusion
+            )
         else:
             contract = load_contract(args.model or config.infer.model or None, None)
         print(run_align(spark, str(args.root), contract, config.align).to_json(), file=sys.stderr)
