@@ -143,3 +143,38 @@ def test_greedy_decode_and_score():
     assert greedy_decode(lp[:, [0, 2, 1]], vocab) == "aa"
     assert min_mean_score(np.array([0.0, -1, -2, -3]), 2) == -2.5
     assert min_mean_score(np.array([-1.0, -2]), 30) == -1.5
+
+
+def test_align_file_accounts_for_every_cue_without_spark():
+    from galvasr.align_stage import Contract, FileInput, align_file
+    from tests.align_oracle import cut_windows
+
+    rng = np.random.default_rng(12)
+    logprobs, truth = speak(sentences(rng, 30), DEFAULT_VOCAB, rng, pause_frames=(20, 50))
+    pcm = rng.integers(-1000, 1000, size=logprobs.shape[0] * 320).astype(np.int16)
+    cues = subtitles(truth, rng, offset_ms=800)
+    cues.append(Cue(99, cues[10].end_ms + 50, cues[10].end_ms + 600, "Never said at all."))
+    cues.append(Cue(100, 0, 500, "♪"))
+    windows = cut_windows(logprobs, pcm, 320, 8 * 16_000, 16_000)
+    contract = Contract("oracle-0", DEFAULT_VOCAB.symbols, 0, " ", False, 320, 16_000)
+    file = FileInput(7, "item", "a.mp3", "cc-by-sa", windows, cues)
+    out = align_file(file, contract, AlignConfig())
+    rejected = {r.cue_index: r.reason for r in out.rejects}
+    assert rejected[100] == "align:no-speech-text"
+    assert rejected[99] in ("align:low-score", "align:high-cer")
+    kept = set()
+    for s in out.segments:
+        inside = [
+            a.cue_index
+            for a in out.alignments
+            if s.start_ms <= a.start_ms and a.end_ms <= s.end_ms and a.cue_index not in rejected
+        ]
+        kept |= set(inside)
+        assert s.text == " ".join(cues[i].text for i in inside)
+    assert kept | set(rejected) == {c.cue_index for c in cues}
+    assert not kept & set(rejected)
+    # Deterministic, and a missing window fails the file's every cue with one reason.
+    assert align_file(file, contract, AlignConfig()) == out
+    broken = FileInput(7, "item", "a.mp3", "cc-by-sa", windows[:2] + windows[3:], cues)
+    reasons = {r.reason for r in align_file(broken, contract, AlignConfig()).rejects}
+    assert reasons == {"logits:missing-chunk"}
