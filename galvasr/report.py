@@ -103,6 +103,12 @@ def _png(draw: Any, size: tuple[float, float] = (7.0, 3.2)) -> bytes:
         plt.close(figure)
 
 
+def _no_data(ax: Any) -> None:
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.text(0.5, 0.5, "no data yet", ha="center", va="center", transform=ax.transAxes)
+
+
 def _bars(ax: Any, labels: Sequence[str], values: Sequence[float], xlabel: str) -> None:
     y = list(range(len(labels)))
     ax.barh(y, values, color="#4c72b0")
@@ -110,7 +116,7 @@ def _bars(ax: Any, labels: Sequence[str], values: Sequence[float], xlabel: str) 
     ax.invert_yaxis()
     ax.set_xlabel(xlabel)
     if not labels:
-        ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
+        _no_data(ax)
 
 
 def _hist(
@@ -120,7 +126,7 @@ def _hist(
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if not bins:
-        ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
+        _no_data(ax)
 
 
 def plots(fig: Figures) -> dict[str, bytes]:
