@@ -109,9 +109,10 @@ def _front_matter(fig: ReleaseFigures) -> list[str]:
         "license: other",
         "license_name: cc-by-and-cc-by-sa-and-public-domain",
         "license_link: ATTRIBUTION",
-        "configs:",
     ]
     present = {(split, subset) for (split, subset), c in fig.by_split_subset.items() if c.segments}
+    if present:
+        lines.append("configs:")
     for subset in SUBSETS:
         splits = [s for s in SPLITS if (s, subset) in present]
         if not splits:
