@@ -6,8 +6,9 @@
 Wiring (the logic is ``align_file``, a pure function of one file):
 
 1. ``chunks`` (geometry and PCM) LEFT JOIN ``logits/<model_version>`` on
-   (audio_id, chunk_index): one row per window; a window the accelerator
-   did not cover keeps null log-probabilities and fails its file.
+   (audio_id, chunk_index), both sides partitioned by audio_id (see
+   ``joined_frame``): one row per window; a window the accelerator did not
+   cover keeps null log-probabilities and fails its file.
 2. ``transcripts`` collected to one row of cues per file, with the file's
    identifier and license from ``catalog``.
 3. (1) FULL OUTER JOIN (2) on ``audio_id`` as a sort-merge join: the
@@ -248,10 +249,22 @@ def output_schema() -> pa.Schema:
     return pa.schema([pa.field(_KIND, pa.string(), nullable=False), *fields.values()])
 
 
+CO_PARTITION_CONF = "spark.sql.requireAllClusterKeysForCoPartition"
+"""Set to false while the stage runs: see ``joined_frame``."""
+
+
 def joined_frame(spark: SparkSession, root: str, model_version: str, partitions: int) -> DataFrame:
-    """One row per window (or per file without windows), sorted by file and window."""
+    """One row per window (or per file without windows), sorted by file and window.
+
+    Windows and logits are both hash-partitioned by ``audio_id`` alone
+    before their join on (audio_id, chunk_index). With ``CO_PARTITION_CONF``
+    false, Spark accepts that partitioning for that join and for the join
+    with the cues on ``audio_id``, so the PCM and the log-probabilities
+    cross the network once each (by default each would be shuffled twice).
+    """
     from pyspark.sql import functions as F
 
+    n = partitions or int(spark.conf.get("spark.sql.shuffle.partitions") or 200)
     k, lg, t, c = CHUNKS.c, LOGITS.c, TRANSCRIPTS.c, CATALOG.c
     chunks = read_table(spark, root, CHUNKS).select(
         k.audio_id, k.chunk_index, k.start_sample, k.num_samples, k.context_before_samples, k.pcm
@@ -259,6 +272,7 @@ def joined_frame(spark: SparkSession, root: str, model_version: str, partitions:
     logits = read_table(spark, root, LOGITS, model_version=model_version).select(
         lg.audio_id, lg.chunk_index, lg.num_frames, lg.vocab_size, lg.encoding, lg.logprobs
     )
+    chunks, logits = chunks.repartition(n, k.audio_id), logits.repartition(n, lg.audio_id)
     windows = chunks.join(logits.hint("merge"), [k.audio_id, k.chunk_index], "left")
     cue = F.struct(t.cue_index, t.start_ms, t.end_ms, t.text_raw, t.text)
     cues = (
@@ -269,10 +283,7 @@ def joined_frame(spark: SparkSession, root: str, model_version: str, partitions:
     catalog = read_table(spark, root, CATALOG).select(
         c.audio_id, c.identifier, c.audio_file, c.license
     )
-    files = cues.join(catalog, t.audio_id, "left")
-    if partitions:
-        windows = windows.repartition(partitions, k.audio_id)
-        files = files.repartition(partitions, t.audio_id)
+    files = cues.join(catalog, t.audio_id, "left").repartition(n, t.audio_id)
     joined = windows.hint("merge").join(files.hint("merge"), k.audio_id, "full_outer")
     first = F.col(k.chunk_index).isNull() | (F.col(k.chunk_index) == 0)
     joined = joined.withColumn("cues", F.when(first, F.col("cues")))
@@ -400,6 +411,8 @@ def run_align(
     out = joined.mapInArrow(
         lambda batches: process_batches(batches, contract, config), _spark_schema(schema)
     ).persist(StorageLevel.DISK_ONLY)
+    co_partition = spark.conf.get(CO_PARTITION_CONF)
+    spark.conf.set(CO_PARTITION_CONF, "false")
     try:
         kind = F.col(_KIND)
         write_table(out.filter(kind == "alignment").select(*ALIGNMENTS.columns), root, ALIGNMENTS)
@@ -413,6 +426,7 @@ def run_align(
         reasons = out.filter(kind == "reject").groupBy("reason").count().collect()
     finally:
         out.unpersist()
+        spark.conf.set(CO_PARTITION_CONF, co_partition or "true")
     summary = AlignSummary(
         model_version=contract.model_version,
         alignments=int(counts.get("alignment", 0)),

@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 
 from galvasr import quantize
-from galvasr.align_stage import Contract, joined_frame, run_align
+from galvasr.align_stage import CO_PARTITION_CONF, Contract, joined_frame, run_align
 from galvasr.config import AlignConfig
 from galvasr.model.vocab import DEFAULT_VOCAB
 from galvasr.schemas import (
@@ -140,14 +140,21 @@ def broadcast_subtrees(plan: str) -> list[str]:
 
 
 def test_the_big_joins_are_sort_merge_joins_and_never_broadcast(spark, run):
-    df = joined_frame(spark, run.root, CONTRACT.model_version, partitions=0)
-    plan = df._jdf.queryExecution().executedPlan().toString()
+    spark.conf.set(CO_PARTITION_CONF, "false")  # as run_align does
+    try:
+        df = joined_frame(spark, run.root, CONTRACT.model_version, partitions=0)
+        plan = df._jdf.queryExecution().executedPlan().toString()
+    finally:
+        spark.conf.set(CO_PARTITION_CONF, "true")
     joins = [ln.strip(" :+-") for ln in plan.splitlines() if "Join" in ln]
     # logits x chunks on (audio_id, chunk_index); windows x per-file cues on audio_id.
     assert any(j.startswith("SortMergeJoin") and "LeftOuter" in j for j in joins), plan
     assert any(j.startswith("SortMergeJoin") and "FullOuter" in j for j in joins), plan
     for sub in broadcast_subtrees(plan):  # only the small catalog may be broadcast
         assert "logprobs" not in sub and "pcm" not in sub and "cues" not in sub, sub
+    # PCM and log-probabilities are shuffled once each, by audio_id alone.
+    exchanges = [ln for ln in plan.splitlines() if "Exchange hashpartitioning" in ln]
+    assert all("chunk_index" not in ln for ln in exchanges), plan
 
 
 def test_every_cue_ends_in_a_segment_or_in_rejects(spark, run):
