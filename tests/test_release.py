@@ -60,11 +60,8 @@ def test_split_rule_is_the_same_in_python_and_spark(spark):
 
     ids = [f"item-{i}" for i in range(300)] + ["", "ünïcode-ø", "a b/c"]
     df = spark.createDataFrame([(i,) for i in ids], "identifier string")
-    got = dict(
-        df.select("identifier", release.split_column(F.col("identifier"), 0.1, 0.2).alias("s"))
-        .toPandas()
-        .values.tolist()
-    )
+    split = release.split_column(F.col("identifier"), 0.1, 0.2)
+    got = {r[0]: r[1] for r in df.select("identifier", split).collect()}
     assert got == {i: release.split_of(i, 0.1, 0.2) for i in ids}
     counts = {s: list(got.values()).count(s) for s in ("train", "dev", "test")}
     assert 30 < counts["test"] < 95 and 10 < counts["dev"] < 55  # about 20 % and 10 %
