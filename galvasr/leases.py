@@ -128,8 +128,15 @@ class Leases:
 
     def current(self, shard: str) -> Lease | None:
         """The newest record of ``shard``, expired or not; None if there is none."""
-        attempts = self.attempts(shard)
-        return self.read(shard, attempts[-1]) if attempts else None
+        for _ in range(5):
+            attempts = self.attempts(shard)
+            if not attempts:
+                return None
+            record = self.read(shard, attempts[-1])
+            if record is not None:
+                return record
+            # Renewed (and the listed record deleted) between listing and reading.
+        return None
 
     def is_expired(self, lease: Lease) -> bool:
         return lease.expires_at <= self.clock()

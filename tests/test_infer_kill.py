@@ -37,7 +37,7 @@ cpu_batch_frames = 1000
 max_batch_per_device = 2
 prefetch_batches = 1
 write_queue_batches = 1
-lease_ttl_s = 2.0
+lease_ttl_s = 3.0
 poll_s = 0.3
 compilation_cache_dir = "{cache}"
 """
@@ -134,7 +134,10 @@ def test_kill_mid_shard_and_resume_equals_a_clean_run(backend: Backend, tmp_path
     killed_shard = marker.read_text()
     # It computed one batch of two and holds the lease, renewing it.
     lease = Leases(store, f"logits/{version}/_leases", "test", 1.0).current(killed_shard)
-    assert lease is not None and lease.worker_id == "w0"
+    assert lease is not None and lease.worker_id == "w0", (
+        killed_shard,
+        "\n".join(store.list(f"logits/{version}/")),
+    )
     os.kill(victim.pid, signal.SIGKILL)
     victim.wait()
     restart = start_worker(backend, root, model, config, "w0-restart")

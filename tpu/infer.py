@@ -91,10 +91,16 @@ class Faults:
         if self.oom_above_rows and (self.oom_above_rows < 0 or rows > self.oom_above_rows):
             raise plan.DeviceOutOfMemory(rows, "injected by a test")
 
-    def after_batch(self, shard_key: str) -> None:
+    def after_batch(self, shard_key: str, keeper: LeaseKeeper) -> None:
         if self.sleep_in_shard and self.sleep_in_shard in shard_key:
-            if self.marker:
-                Path(self.marker).write_text(shard_key)
+            # Only while surely holding the lease (renewed just now): on a
+            # loaded machine a late renewal can lose it before this point.
+            keeper.renew_now()
+            if shard_key not in keeper.held():
+                return
+            if self.marker:  # atomically, so the test never reads it half-written
+                Path(self.marker + ".tmp").write_text(shard_key)
+                os.replace(self.marker + ".tmp", self.marker)
             time.sleep(self.sleep_s)
 
 
@@ -425,7 +431,7 @@ class Worker:
                 continue
             if not _put(self._out, (batch, pieces), self._stop):
                 break
-            self.faults.after_batch(shard.key)
+            self.faults.after_batch(shard.key, keeper)
         self.stats.loop_s = (
             time.perf_counter() - loop_start - (self.stats.compile_s - compile_before)
         )
