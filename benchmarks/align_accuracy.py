@@ -107,7 +107,7 @@ def evaluate(corpus: Path, root: Path, tolerance_ms: float) -> dict[str, Any]:
             unsubtitled[(s["identifier"], s["audio_file"])].append(s)
 
     starts, ends, failures = [], [], defaultdict(list)
-    exact = 0
+    exact = right_text = 0
     for seg in segments:
         file = files.get(seg["audio_id"], ("?", "?"))
         cues = sorted(
@@ -149,6 +149,8 @@ def evaluate(corpus: Path, root: Path, tolerance_ms: float) -> dict[str, Any]:
             failures["inexact"].append({**where, "problems": problems})
         else:
             exact += 1
+        if not any(p.startswith(("text differs", "other speech")) for p in problems):
+            right_text += 1
 
     # Recall: subtitled speech of kept files that ends up inside segments.
     kept = {(item["identifier"], f["audio_file"]) for item in manifest["items"]
@@ -183,6 +185,9 @@ def evaluate(corpus: Path, root: Path, tolerance_ms: float) -> dict[str, Any]:
         "start_error_ms": _stats(starts),
         "end_error_ms": _stats(ends),
         "precision": round(exact / len(segments), 4) if segments else None,
+        # Text and audio agree (no unspoken text, no untranscribed speech), even
+        # where a boundary clips up to a word's edge beyond the tolerance.
+        "precision_text_only": round(right_text / len(segments), 4) if segments else None,
         "recall": round(covered_ms / speech_ms, 4) if speech_ms else None,
         "recall_by_file": per_file,
         "failures": {k: len(v) for k, v in failures.items()},
@@ -196,12 +201,13 @@ def evaluate(corpus: Path, root: Path, tolerance_ms: float) -> dict[str, Any]:
     return result
 
 
-def _stats(values: list[float]) -> dict[str, float | None]:
+def _stats(values: list[float]) -> dict[str, Any]:
     if not values:
         return {"median": None, "p95_abs": None, "mean": None}
     a = np.array(values, dtype=np.float64)
+    quantiles = {f"p{q}": round(float(np.percentile(a, q)), 1) for q in (5, 25, 75, 95)}
     return {"median": float(np.median(a)), "p95_abs": float(np.percentile(np.abs(a), 95)),
-            "mean": float(a.mean())}  # fmt: skip
+            "mean": float(a.mean()), **quantiles}  # fmt: skip
 
 
 ORACLE_VERSION = "oracle-groundtruth"
