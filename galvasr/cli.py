@@ -64,6 +64,22 @@ def run(
     run_pipeline(corpus=corpus, root=root, console=console, config=cfg, force=force, model=model)
 
 
+@app.command("config")
+def show_config(
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="TOML config; unset keys keep defaults.")
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override one setting: SECTION.KEY=VALUE (TOML value)."),
+    ] = None,
+) -> None:
+    """Print every setting of a run as TOML: the defaults, or a config file merged over them."""
+    from galvasr.config import load_config, parse_overrides, to_toml
+
+    print(to_toml(load_config(config, parse_overrides(set_ or []))), end="")
+
+
 @app.command()
 def train(
     config: Annotated[str, typer.Option(help="Training config in tpu/configs: small, tiny.")] = (

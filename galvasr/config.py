@@ -269,3 +269,10 @@ def parse_overrides(assignments: list[str]) -> dict[str, dict[str, Any]]:
 
 def to_dict(config: Config) -> dict[str, Any]:
     return dataclasses.asdict(config)
+
+
+def to_toml(config: Config) -> str:
+    """The whole config as TOML, which ``load_config`` reads back to an equal config."""
+    import tomli_w
+
+    return tomli_w.dumps(to_dict(config))

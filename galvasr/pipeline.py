@@ -23,7 +23,7 @@ from typing import Any
 from rich.console import Console
 
 from galvasr import __version__, runlog
-from galvasr.config import Config, to_dict
+from galvasr.config import Config, to_dict, to_toml
 from galvasr.storage import open_store
 
 STAGES: tuple[str, ...] = ("ingest", "decode", "infer", "align", "release", "report")
@@ -126,12 +126,8 @@ def run_pipeline(
     if not corpus_store.exists("catalog.jsonl") and not corpus_store.exists("catalog.jsonl.gz"):
         raise SystemExit(f"no catalog.jsonl in {ctx.corpus}")
 
-    store.write_bytes(
-        f"{PIPELINE_DIR}/config.json",
-        json.dumps(
-            {"galvasr": __version__, "config": to_dict(config)}, indent=2, default=str
-        ).encode(),
-    )
+    # What this run was asked to do; the model version lands in infer's marker.
+    store.write_bytes(f"{PIPELINE_DIR}/config.toml", to_toml(config).encode())
     console.print(f"[bold]galvasr run[/bold]: corpus {ctx.corpus} -> run root {ctx.root}")
     previous = corpus_fingerprint(ctx.corpus)
     forced = False

@@ -7,6 +7,7 @@ pipeline runs once per test session for all of them.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -23,8 +24,14 @@ MINI_ITEMS = (
 )
 # Settings every end-to-end test uses: a short lease, so that a run restarted
 # after a kill during inference takes its dead predecessor's shard over soon.
-RUN_SETTINGS = {"infer": {"lease_ttl_s": 5.0, "poll_s": 0.5}}
-RUN_SETTINGS_FLAGS = ["--set", "infer.lease_ttl_s=5.0", "--set", "infer.poll_s=0.5"]
+# GALVASR_TEST_MODEL points the end-to-end tests at another checkpoint (to debug them
+# with a quickly trained one); unset, they use the committed model.
+TEST_MODEL = os.environ.get("GALVASR_TEST_MODEL", "")
+RUN_SETTINGS = {"infer": {"lease_ttl_s": 5.0, "poll_s": 0.5, "model": TEST_MODEL}}
+RUN_SETTINGS_FLAGS = [
+    *("--set", "infer.lease_ttl_s=5.0", "--set", "infer.poll_s=0.5"),
+    *("--set", f"infer.model={json.dumps(TEST_MODEL)}"),
+]
 
 
 def make_mini_corpus(dest: Path, identifiers: tuple[str, ...] = MINI_ITEMS) -> Path:

@@ -18,4 +18,5 @@ def run(ctx: RunContext) -> dict[str, Any]:
     summary = run_infer(
         ctx.root, ctx.model or None, ctx.config.infer, worker_id="galvasr-run", console=ctx.console
     )
+    ctx.state["model_version"] = summary.get("model_version")
     return dict(summary)
