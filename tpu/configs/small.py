@@ -1,6 +1,8 @@
 """galvasr-small: the committed acoustic model.
 
-Run (about 90 minutes on a 2-core CPU, synthesis included)::
+Run (on a 2-core CPU: about 10 minutes of synthesis, then 1.3 s a step when
+the machine is otherwise idle: about 45 minutes in all; the committed model
+took longer, see its model card, because the CPU was shared)::
 
     nice -n 10 .venv/bin/python -m tpu.train --config small
     # or: galvasr train --config small
