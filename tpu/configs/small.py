@@ -41,7 +41,7 @@ class TrainConfig:
     batch_size: int = 8
     example_seconds: float = 8.0
     max_label: int = 200
-    num_steps: int = 1300
+    num_steps: int = 1700
     peak_lr: float = 3e-3
     warmup_steps: int = 150
     decay_fraction: float = 0.3
