@@ -84,8 +84,10 @@ def bad_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 (items / identifier / name).write_bytes(data)
         lines.append(_item(identifier, list(zip(files, formats, strict=True))))
 
-    mp3 = (SAMPLE / "items" / "oakhill-readings-john-01" / "john_part1.mp3").read_bytes()
-    add("truncated", {"a.mp3": mp3[: len(mp3) * 2 // 5], "a.srt": srt}, ["MP3", "SubRip"])
+    john = SAMPLE / "items" / "oakhill-readings-john-01"
+    mp3 = (john / "john_part1.mp3").read_bytes()
+    john_srt = (john / "john_part1.srt").read_bytes()
+    add("truncated", {"a.mp3": mp3[: len(mp3) * 2 // 5], "a.srt": john_srt}, ["MP3", "SubRip"])
     junk = np.random.default_rng(7).integers(0, 256, 60_000, dtype=np.uint8).tobytes()
     add("random-bytes", {"a.mp3": junk, "a.srt": srt}, ["MP3", "SubRip"])
     (items / "video").mkdir(parents=True)

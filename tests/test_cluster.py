@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from galvasr import schemas
+from galvasr.config import load_config, to_toml
 from galvasr.tables import read_table
-from tests.run_fixtures import release_files
+from tests.run_fixtures import RUN_SETTINGS, TEST_MODEL, release_files
 from tests.spark_cluster import Cluster
 
 REPO = Path(__file__).resolve().parent.parent
@@ -44,18 +45,23 @@ def test_spark_stages_on_standalone_cluster_equal_local_mode(
 
     corpus, local_root = mini_corpus, mini_run
     cluster_root = tmp_path / "cluster"
+    # The settings the local run used, so that the dataset cards agree too.
+    config = tmp_path / "run.toml"
+    config.write_text(to_toml(load_config(None, RUN_SETTINGS)))
 
-    _job(spark_cluster, "ingest", "--corpus", str(corpus), "--root", str(cluster_root))
-    _job(spark_cluster, "decode", "--corpus", str(corpus), "--root", str(cluster_root))
+    common = ("--root", str(cluster_root), "--config", str(config))
+    _job(spark_cluster, "ingest", "--corpus", str(corpus), *common)
+    _job(spark_cluster, "decode", "--corpus", str(corpus), *common)
     # The accelerator stage runs outside Spark, as on a real cluster's TPU hosts.
+    model = TEST_MODEL or str(DEFAULT_MODEL)
     subprocess.run(
-        [sys.executable, "-m", "tpu.infer", "--root", str(cluster_root)],
+        [sys.executable, "-m", "tpu.infer", *common, "--model", model],
         check=True, capture_output=True, text=True, cwd=REPO, timeout=600,
     )  # fmt: skip
-    _job(spark_cluster, "align", "--root", str(cluster_root))
-    _job(spark_cluster, "release", "--root", str(cluster_root))
+    _job(spark_cluster, "align", *common, "--model", model)
+    _job(spark_cluster, "release", *common)
 
-    version = load_model(DEFAULT_MODEL).info.model_version
+    version = load_model(model).info.model_version
     compared = 0
     for table in schemas.TABLES.values():
         kw = {"model_version": version} if table is schemas.LOGITS else {}
