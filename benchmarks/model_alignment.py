@@ -94,6 +94,7 @@ def measure(corpus: Path, model_path: Path) -> dict[str, Any]:
     lib: list[float] = []
     skipped: dict[str, int] = defaultdict(int)
     per_file = []
+    worst: list[dict[str, Any]] = []
     for (identifier, audio_file), rows in sorted(files.items()):
         rows.sort(key=lambda r: r["sentence_index"])
         path = corpus / "items" / identifier / audio_file
@@ -109,6 +110,10 @@ def measure(corpus: Path, model_path: Path) -> dict[str, Any]:
             first.append(1000 * f["first_char_s"] - r["start_ms"])
             lib.append(1000 * f["ctc_segmentation_s"] - r["start_ms"])
             errs.append(abs(first[-1]))
+            worst.append(
+                {"audio": f"{identifier}/{audio_file}", "sentence_index": r["sentence_index"],
+                 "error_ms": round(first[-1], 1), "voice": r.get("voice")}
+            )  # fmt: skip
         per_file.append(
             {"audio": f"{identifier}/{audio_file}", "sentences": len(rows),
              "median_abs_ms": round(float(np.median(errs)), 1)}
@@ -122,6 +127,7 @@ def measure(corpus: Path, model_path: Path) -> dict[str, Any]:
         "start_error_first_char": _stats(first),
         "start_error_ctc_segmentation": _stats(lib),
         "per_file": per_file,
+        "worst_first_char": sorted(worst, key=lambda w: -abs(w["error_ms"]))[:10],
     }
 
 
