@@ -154,7 +154,7 @@ class AlignConfig:
     # spike comes ~10 ms after the speech starts (median), the last one ends
     # ~60 ms before it does; pads are capped at half the pause to a neighbour.
     pad_before_ms: int = 40  # segment audio before the first character's frame
-    pad_after_ms: int = 120  # after the last character's frame
+    pad_after_ms: int = 170  # after the last character's frame (benchmarks/results)
     max_pause_s: float = 3.0  # a longer pause between cues always ends a segment
     gap_speech_chars: int = 2  # letters decoded in a pause that mean unsubtitled speech there
     partitions: int = 0  # Spark partitions of the join by audio_id; 0: spark.sql.shuffle.partitions
