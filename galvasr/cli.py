@@ -24,6 +24,17 @@ console = Console(stderr=True)
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_CORPUS = REPO_ROOT / "data" / "sample"
 
+# The options every stage command shares.
+CorpusOption = Annotated[str, typer.Option(help="Corpus root: a folder or gs://bucket/prefix.")]
+RootOption = Annotated[str, typer.Option(help="Run root: a folder or gs://bucket/prefix.")]
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="TOML config; unset keys keep defaults.")
+]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override one setting: SECTION.KEY=VALUE (TOML value)."),
+]
+
 
 @app.command()
 def version() -> None:
@@ -33,15 +44,9 @@ def version() -> None:
 
 @app.command()
 def run(
-    root: Annotated[str, typer.Option(help="Run root: a folder or gs://bucket/prefix.")] = (
-        "runs/sample"
-    ),
-    corpus: Annotated[str, typer.Option(help="Corpus folder with catalog.jsonl.")] = str(
-        SAMPLE_CORPUS
-    ),
-    config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="TOML config; unset keys keep defaults.")
-    ] = None,
+    root: RootOption = "runs/sample",
+    corpus: CorpusOption = str(SAMPLE_CORPUS),
+    config: ConfigOption = None,
     force: Annotated[
         str | None, typer.Option(help="Re-run this stage and every stage after it.")
     ] = None,
@@ -49,10 +54,7 @@ def run(
         str | None,
         typer.Option(help="Acoustic model checkpoint folder (default: the bundled one)."),
     ] = None,
-    set_: Annotated[
-        list[str] | None,
-        typer.Option("--set", help="Override one setting: SECTION.KEY=VALUE (TOML value)."),
-    ] = None,
+    set_: SetOption = None,
 ) -> None:
     """Run every stage in order on embedded defaults: the bundled sample corpus,
     local Spark, a local run root and the CPU. Stages already done for the same
@@ -66,13 +68,8 @@ def run(
 
 @app.command("config")
 def show_config(
-    config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="TOML config; unset keys keep defaults.")
-    ] = None,
-    set_: Annotated[
-        list[str] | None,
-        typer.Option("--set", help="Override one setting: SECTION.KEY=VALUE (TOML value)."),
-    ] = None,
+    config: ConfigOption = None,
+    set_: SetOption = None,
 ) -> None:
     """Print every setting of a run as TOML: the defaults, or a config file merged over them."""
     from galvasr.config import load_config, parse_overrides, to_toml
@@ -95,19 +92,10 @@ def train(
 
 @app.command()
 def ingest(
-    corpus: Annotated[str, typer.Option(help="Corpus root: a folder or gs://bucket/prefix.")] = str(
-        SAMPLE_CORPUS
-    ),
-    root: Annotated[str, typer.Option(help="Run root: a folder or gs://bucket/prefix.")] = (
-        "runs/sample"
-    ),
-    config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="TOML config; unset keys keep defaults.")
-    ] = None,
-    set_: Annotated[
-        list[str] | None,
-        typer.Option("--set", help="Override one setting: SECTION.KEY=VALUE (TOML value)."),
-    ] = None,
+    corpus: CorpusOption = str(SAMPLE_CORPUS),
+    root: RootOption = "runs/sample",
+    config: ConfigOption = None,
+    set_: SetOption = None,
 ) -> None:
     """Read the catalog and subtitles into catalog, transcripts, rejects (jobs/ingest.py)."""
     from galvasr.config import load_config, parse_overrides
@@ -123,19 +111,10 @@ def ingest(
 
 @app.command()
 def decode(
-    corpus: Annotated[str, typer.Option(help="Corpus root: a folder or gs://bucket/prefix.")] = str(
-        SAMPLE_CORPUS
-    ),
-    root: Annotated[str, typer.Option(help="Run root: a folder or gs://bucket/prefix.")] = (
-        "runs/sample"
-    ),
-    config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="TOML config; unset keys keep defaults.")
-    ] = None,
-    set_: Annotated[
-        list[str] | None,
-        typer.Option("--set", help="Override one setting: SECTION.KEY=VALUE (TOML value)."),
-    ] = None,
+    corpus: CorpusOption = str(SAMPLE_CORPUS),
+    root: RootOption = "runs/sample",
+    config: ConfigOption = None,
+    set_: SetOption = None,
 ) -> None:
     """Decode every catalog file into bucketed 16 kHz chunks (jobs/decode.py under spark-submit)."""
     from galvasr.config import load_config, parse_overrides
@@ -151,20 +130,13 @@ def decode(
 
 @app.command()
 def infer(
-    root: Annotated[str, typer.Option(help="Run root: a folder or gs://bucket/prefix.")] = (
-        "runs/sample"
-    ),
+    root: RootOption = "runs/sample",
     model: Annotated[
         str | None,
         typer.Option(help="Acoustic model checkpoint folder (default: the bundled one)."),
     ] = None,
-    config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="TOML config; unset keys keep defaults.")
-    ] = None,
-    set_: Annotated[
-        list[str] | None,
-        typer.Option("--set", help="Override one setting: SECTION.KEY=VALUE (TOML value)."),
-    ] = None,
+    config: ConfigOption = None,
+    set_: SetOption = None,
     worker_id: Annotated[str | None, typer.Option(help="Name in leases and summaries.")] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
@@ -183,9 +155,7 @@ def infer(
 
 @app.command()
 def align(
-    root: Annotated[str, typer.Option(help="Run root: a folder or gs://bucket/prefix.")] = (
-        "runs/sample"
-    ),
+    root: RootOption = "runs/sample",
     model: Annotated[
         str | None,
         typer.Option(
@@ -195,13 +165,8 @@ def align(
     model_version: Annotated[
         str | None, typer.Option(help="Fail unless the model is this version.")
     ] = None,
-    config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="TOML config; unset keys keep defaults.")
-    ] = None,
-    set_: Annotated[
-        list[str] | None,
-        typer.Option("--set", help="Override one setting: SECTION.KEY=VALUE (TOML value)."),
-    ] = None,
+    config: ConfigOption = None,
+    set_: SetOption = None,
 ) -> None:
     """Align cues to the logits and cut segments (jobs/align.py under spark-submit)."""
     from galvasr.align_stage import load_contract, run_align
@@ -217,19 +182,12 @@ def align(
 
 @app.command()
 def release(
-    root: Annotated[str, typer.Option(help="Run root: a folder or gs://bucket/prefix.")] = (
-        "runs/sample"
-    ),
+    root: RootOption = "runs/sample",
     name: Annotated[
         str | None, typer.Option(help="Release name [default: release.name of the config].")
     ] = None,
-    config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="TOML config; unset keys keep defaults.")
-    ] = None,
-    set_: Annotated[
-        list[str] | None,
-        typer.Option("--set", help="Override one setting: SECTION.KEY=VALUE (TOML value)."),
-    ] = None,
+    config: ConfigOption = None,
+    set_: SetOption = None,
 ) -> None:
     """Splits, subsets, Parquet/WebDataset/NeMo shards and the dataset card (jobs/release.py)."""
     import json
@@ -267,9 +225,7 @@ def sql(
         Path | None,
         typer.Option("--file", "-f", help="Run this .sql file (a path, or a name in sql/)."),
     ] = None,
-    root: Annotated[str, typer.Option(help="Run root: a folder or gs://bucket/prefix.")] = (
-        "runs/sample"
-    ),
+    root: RootOption = "runs/sample",
     release_name: Annotated[
         str | None, typer.Option("--release", help="Release shown by the `release` view.")
     ] = None,
@@ -302,9 +258,7 @@ def sql(
 
 @app.command()
 def report(
-    root: Annotated[str, typer.Option(help="Run root: a folder or gs://bucket/prefix.")] = (
-        "runs/sample"
-    ),
+    root: RootOption = "runs/sample",
     out: Annotated[
         str | None, typer.Option(help="Folder for index.html and its PNGs [default: ROOT/report].")
     ] = None,
