@@ -55,15 +55,9 @@ class RunContext:
 StageFn = Callable[[RunContext], dict[str, Any]]
 
 
-def _stage_fn(name: str) -> StageFn | None:
-    """The runner of a stage, or None while that stage is not built yet."""
-    try:
-        module = importlib.import_module(f"galvasr.stages.{name}")
-    except ModuleNotFoundError as e:
-        if e.name and e.name.startswith("galvasr"):
-            return None
-        raise
-    fn: StageFn = module.run
+def _stage_fn(name: str) -> StageFn:
+    """The runner of a stage: ``galvasr.stages.<name>.run``."""
+    fn: StageFn = importlib.import_module(f"galvasr.stages.{name}").run
     return fn
 
 
@@ -134,13 +128,6 @@ def run_pipeline(
     summaries: dict[str, dict[str, Any]] = {}
     for stage in STAGES:
         fn = _stage_fn(stage)
-        if fn is None:
-            missing = [s for s in STAGES[STAGES.index(stage) :] if _stage_fn(s) is None]
-            console.print(
-                f"[yellow]stopping before '{stage}': not built yet[/yellow] "
-                f"(still missing: {', '.join(missing)})."
-            )
-            break
         fingerprint = stage_fingerprint(stage, config, previous, model)
         marker = f"{PIPELINE_DIR}/{stage}.done.json"
         forced = forced or stage == force

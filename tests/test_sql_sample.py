@@ -1,0 +1,52 @@
+"""Every query in sql/ on a real run of (part of) the sample corpus, with the
+figures that can be computed another way checked against the tables' rows."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from galvasr import schemas, sqlviews
+from galvasr.tables import read_table
+
+pytestmark = pytest.mark.slow
+
+QUERIES = sorted(Path(__file__).resolve().parent.parent.glob("sql/*.sql"))
+
+
+def _query(spark, root: Path, path: Path) -> list[dict]:
+    sql = sqlviews.read_query(file=path)
+    return [r.asDict() for r in sqlviews.run_sql(spark, str(root), sql, "sample").collect()]
+
+
+@pytest.mark.parametrize("path", QUERIES, ids=[p.stem for p in QUERIES])
+def test_every_query_runs_on_a_real_run(spark, mini_run: Path, path: Path):
+    rows = _query(spark, mini_run, path)
+    assert rows, f"{path.name} returned nothing on a complete run"
+
+
+def test_hours_per_license_equal_the_segments_rows(spark, mini_run: Path):
+    segments = read_table(spark, str(mini_run), schemas.SEGMENTS).collect()
+    expected: Counter[str] = Counter()
+    for s in segments:
+        expected[s["license"]] += s["duration_ms"]
+    rows = _query(spark, mini_run, Path("sql/hours_per_license.sql"))
+    got = {r["license"]: float(r["hours"]) for r in rows}
+    assert got == {k: round(v / 3_600_000, 4) for k, v in expected.items()}
+
+
+def test_rejects_by_stage_and_reason_equal_the_rejects_rows(spark, mini_run: Path):
+    rejects = read_table(spark, str(mini_run), schemas.REJECTS).collect()
+    expected = Counter((r["stage"], r["reason"]) for r in rejects)
+    rows = _query(spark, mini_run, Path("sql/rejects_by_stage_reason.sql"))
+    assert {(r["stage"], r["reason"]): r["rows"] for r in rows} == dict(expected)
+
+
+def test_audit_leaves_no_catalog_file_unaccounted(spark, mini_run: Path):
+    rows = _query(spark, mini_run, Path("sql/audit_catalog.sql"))
+    assert not [r for r in rows if str(r["status"]).startswith("unaccounted")]
+    catalog = read_table(spark, str(mini_run), schemas.CATALOG).count()
+    in_catalog = sum(r["files"] for r in rows if not str(r["status"]).startswith("not in catalog"))
+    assert in_catalog == catalog
