@@ -201,8 +201,7 @@ def _build(spark: SparkSession, root: str, config: Config) -> ReleaseSummary:
     cfg = config.release
     url = release_url(root, cfg.name)
     store = open_store(url)
-    for path in store.list():  # a release is rebuilt whole, never patched
-        store.delete(path)
+    store.clear()  # a release is rebuilt whole, never patched
 
     decisions = _decisions(read_table(spark, root, SEGMENTS), cfg).persist()
     try:

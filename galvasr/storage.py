@@ -74,6 +74,10 @@ class Store(Protocol):
         """Remove the file; FileNotFoundError if there is none, unless ``missing_ok``."""
         ...
 
+    def clear(self, prefix: str = "") -> None:
+        """Remove every file under ``prefix``, with what killed writers left behind."""
+        ...
+
 
 def check_path(path: str, *, allow_empty: bool = False) -> str:
     """``path`` if it is a safe relative path, else ValueError.
@@ -210,6 +214,19 @@ class LocalStore:
             if not missing_ok:
                 raise
 
+    def clear(self, prefix: str = "") -> None:
+        # list() hides temporary files; a writer killed before its rename
+        # leaves one, and a folder rebuilt whole must not keep it.
+        _check_prefix(prefix)
+        start = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
+        top = self._local(start) if start else self.root
+        for directory, _, files in os.walk(top):
+            rel_dir = os.path.relpath(directory, self.root).replace(os.sep, "/")
+            for name in files:
+                rel = name if rel_dir == "." else f"{rel_dir}/{name}"
+                if rel.startswith(prefix):
+                    _unlink_quietly(os.path.join(directory, name))
+
 
 def _unlink_quietly(path: str) -> None:
     with contextlib.suppress(FileNotFoundError):
@@ -320,6 +337,11 @@ class GcsStore:
         except NotFound:
             if not missing_ok:
                 raise FileNotFoundError(self.url(path)) from None
+
+    def clear(self, prefix: str = "") -> None:
+        # GCS uploads are atomic: there are no temporary objects to find.
+        for path in self.list(prefix):
+            self.delete(path, missing_ok=True)
 
 
 # ----------------------------------------------------------------- Parquet

@@ -126,6 +126,20 @@ def test_exists_and_delete(store: Store) -> None:
     store.delete("d/f", missing_ok=True)
 
 
+def test_clear_removes_a_prefix_and_what_killed_writers_left(store: Store) -> None:
+    for path in ("r/a", "r/sub/b", "keep/c"):
+        store.write_bytes(path, b"1")
+    if isinstance(store, LocalStore):  # a writer killed before its rename leaves this
+        leftover = Path(store.url("r/sub")) / f".b{TMP_MARKER}dead"
+        leftover.write_bytes(b"torn")
+    store.clear("r/")
+    assert store.list() == ["keep/c"]
+    if isinstance(store, LocalStore):
+        assert not leftover.exists()
+    store.clear()
+    assert store.list() == []
+
+
 def test_missing_file_raises_file_not_found(store: Store) -> None:
     with pytest.raises(FileNotFoundError):
         store.read_bytes("nope/none")
