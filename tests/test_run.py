@@ -70,11 +70,20 @@ def _kill_when_stage_writes(corpus: Path, root: Path, stage: str) -> None:
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     target = root / FIRST_OUTPUT[stage]
+    index = STAGES.index(stage)
+    # The previous stage's marker means this stage has begun; a stage that writes
+    # only at its very end (the report) is killed a moment after it begins.
+    started = root / PIPELINE_DIR / f"{STAGES[index - 1]}.done.json" if index else None
     deadline = time.monotonic() + 600
+    began_at = None
     try:
         while not target.exists():
             assert proc.poll() is None, f"the run ended before {stage} wrote anything"
             assert time.monotonic() < deadline, f"{stage} never started writing"
+            if began_at is None and started is not None and started.exists():
+                began_at = time.monotonic()
+            if began_at is not None and time.monotonic() - began_at > 0.5:
+                break
             time.sleep(0.02)
         proc.send_signal(signal.SIGKILL)
     finally:
