@@ -70,10 +70,9 @@ def _kill_when_stage_writes(corpus: Path, root: Path, stage: str) -> None:
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     target = root / FIRST_OUTPUT[stage]
-    index = STAGES.index(stage)
-    # The previous stage's marker means this stage has begun; a stage that writes
-    # only at its very end (the report) is killed a moment after it begins.
-    started = root / PIPELINE_DIR / f"{STAGES[index - 1]}.done.json" if index else None
+    # The report writes only at its very end: it is killed a moment after it
+    # begins (the release's marker appears) instead, while it queries the tables.
+    started = root / PIPELINE_DIR / "release.done.json" if stage == "report" else None
     deadline = time.monotonic() + 600
     began_at = None
     try:
