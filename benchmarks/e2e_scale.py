@@ -215,13 +215,21 @@ def _mb(kb: int) -> float:
     return round(kb / 1024, 1)
 
 
-def run_pipeline(corpus: Path, root: Path, model: Path, log: Path) -> dict[str, Any]:
-    """``galvasr run`` in a fresh subprocess; wall time, stage summaries and peaks."""
+def run_pipeline(
+    corpus: Path, root: Path, model: Path, log: Path, spark_conf: list[str]
+) -> dict[str, Any]:
+    """``galvasr run`` in a fresh subprocess; wall time, stage summaries and peaks.
+
+    A run that fails is measured up to the failure and says where and why.
+    """
     if root.exists():
         shutil.rmtree(root)
     cmd = [sys.executable, "-m", "galvasr.cli", "run", "--corpus", str(corpus)]
     cmd += ["--root", str(root), "--model", str(model)]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200", "NO_COLOR": "1"}
+    if spark_conf:  # pyspark starts its JVM with these submit arguments
+        confs = " ".join(f"--conf {c}" for c in spark_conf)
+        env["PYSPARK_SUBMIT_ARGS"] = f"{confs} pyspark-shell"
     peaks = StagePeaks()
     t0 = time.monotonic()
     proc = subprocess.Popen(
@@ -236,14 +244,15 @@ def run_pipeline(corpus: Path, root: Path, model: Path, log: Path) -> dict[str, 
 
     thread = threading.Thread(target=sampler, daemon=True)
     thread.start()
-    tail: list[str] = []
+    errors: list[str] = []
     with open(log, "w") as f:
         assert proc.stdout is not None
         for line in proc.stdout:
             f.write(line)
             f.flush()
-            tail = (tail + [line.rstrip()])[-40:]
             text = line.strip()
+            if text.startswith("Caused by:") and text not in errors:
+                errors.append(text[:300])
             if (m := START.match(text)) and m.group(1) in STAGES:
                 peaks.set_stage(m.group(1), "start")
             elif (m := DONE.match(text)) and m.group(1) in STAGES:
@@ -252,15 +261,25 @@ def run_pipeline(corpus: Path, root: Path, model: Path, log: Path) -> dict[str, 
     wall = time.monotonic() - t0
     done.set()
     thread.join()
-    if rc != 0:
-        raise SystemExit(f"galvasr run failed (exit {rc}); log {log}:\n" + "\n".join(tail))
     summaries = {}
     for stage in STAGES:
         marker = root / "_pipeline" / f"{stage}.done.json"
         summaries[stage] = json.loads(marker.read_text())["summary"] if marker.exists() else None
     starts = {s: t for s, e, t in peaks.marks if e == "start"}
     ends = {s: t for s, e, t in peaks.marks if e == "end"}
+    failed: dict[str, Any] | None = None
+    if rc != 0:
+        where = next((s for s in reversed(STAGES) if s in starts and s not in ends), None)
+        failed = {
+            "exit_status": rc,
+            "stage": where,
+            "stage_seconds_until_failure": round(t0 + wall - starts[where], 1) if where else None,
+            "causes": errors[:6],
+            "log": str(log),
+        }
+        print(f"e2e_scale: galvasr run failed in {where} (exit {rc}); log {log}", file=sys.stderr)
     return {
+        "failed": failed,
         "wall_s": wall,
         "summaries": summaries,
         "peaks": peaks.peaks,
@@ -282,6 +301,8 @@ def measure(size: float, corpus_info: dict[str, Any], run: dict[str, Any]) -> di
             seconds = float(s[stage]["seconds"])
         elif stage == OUTSIDE[0]:
             seconds = run["first_stage_at_s"]
+        elif run["failed"]:
+            continue
         else:
             seconds = run["after_last_stage_s"]
         peak = run["peaks"].get(stage, {})
@@ -298,15 +319,23 @@ def measure(size: float, corpus_info: dict[str, Any], run: dict[str, Any]) -> di
             "memory_samples": peak.get("samples", 0),
         }
     release = s["release"] or {}
+    if run["failed"] and run["failed"]["stage"]:
+        # The stage that failed: its peak memory up to the failure, no seconds.
+        peak = run["peaks"].get(run["failed"]["stage"], {})
+        run["failed"]["peak_rss_tree_mb"] = _mb(peak.get("tree_kb", 0))
+        run["failed"]["peak_rss_by_role_mb"] = {
+            r: _mb(kb) for r, kb in sorted(peak.get("roles_kb", {}).items())
+        }
     return {
         "target_hours": size,
+        "failed": run["failed"],
         "corpus": corpus_info,
         "audio_hours_decoded": round(audio_h, 4),
         "audio_files_decoded": (s["decode"] or {}).get("files"),
         "chunks": (s["decode"] or {}).get("chunks"),
         "wall_s": round(wall, 2),
-        "audio_hours_per_wall_hour": round(audio_h / (wall / 3600), 1),
-        "seconds_per_audio_hour": round(wall / audio_h, 1),
+        "audio_hours_per_wall_hour": round(audio_h / (wall / 3600), 1) if audio_h else None,
+        "seconds_per_audio_hour": round(wall / audio_h, 1) if audio_h else None,
         "peak_rss_tree_mb": max(v["peak_rss_tree_mb"] for v in stages.values()),
         "sampler_cpu_ms_per_sample": run["sampler_cpu_ms_per_sample"],
         "stages": stages,
@@ -342,7 +371,8 @@ def _fit(xs: list[float], ys: list[float]) -> dict[str, float | None]:
     }
 
 
-def growth(sizes: list[dict[str, Any]]) -> dict[str, Any]:
+def growth(results: list[dict[str, Any]]) -> dict[str, Any]:
+    sizes = [r for r in results if not r["failed"]]  # from the runs that finished
     if len(sizes) < 2:
         return {}
     small, large = sizes[0], sizes[-1]
@@ -416,6 +446,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--sample", type=Path, default=SAMPLE)
     parser.add_argument("--work", type=Path, default=Path("/tmp/galvasr-e2e-scale"))
     parser.add_argument("--keep", action="store_true", help="keep corpora and run roots")
+    parser.add_argument(
+        "--spark-conf",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="Spark setting for the runs (PYSPARK_SUBMIT_ARGS --conf); repeatable",
+    )
     parser.add_argument("--out", type=Path, default=HERE / "results" / "e2e_scale.json")
     args = parser.parse_args(argv)
     sizes = sorted({float(h) for h in args.hours.split(",")})
@@ -424,7 +461,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     model_card = json.loads((args.model / "model.json").read_text())
     args.work.mkdir(parents=True, exist_ok=True)
 
-    load_before = os.getloadavg()
+    load_before, git_before = os.getloadavg(), _git()
     results = []
     for size in sizes:
         tag = f"h{size:g}"
@@ -439,14 +476,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             corpus = args.work / f"corpus-{tag}"
             info = build_corpus(args.sample, corpus, size)
         print(f"e2e_scale: size {size:g} h: running galvasr run ...", file=sys.stderr)
-        load = os.getloadavg()
-        run = run_pipeline(corpus, args.work / f"root-{tag}", args.model, args.work / f"{tag}.log")
+        load, head = os.getloadavg(), _git()["head"]
+        root, log = args.work / f"root-{tag}", args.work / f"{tag}.log"
+        run = run_pipeline(corpus, root, args.model, log, args.spark_conf)
         result = measure(size, info, run)
         result["load_average_at_start"] = [round(x, 2) for x in load]
         result["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+        # Others commit to this tree: a run is only as consistent as its code.
+        result["git_head"] = {"at_start": head, "at_end": _git()["head"]}
         print(
             f"e2e_scale: size {size:g} h: {result['audio_hours_decoded']:.2f} h audio in "
-            f"{result['wall_s']:.0f} s ({result['audio_hours_per_wall_hour']} h/h)",
+            f"{result['wall_s']:.0f} s ({result['audio_hours_per_wall_hour']} h/h)"
+            + (f", FAILED in {run['failed']['stage']}" if run["failed"] else ""),
             file=sys.stderr,
         )
         results.append(result)
@@ -460,12 +501,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "command": "nice -n 5 .venv/bin/python benchmarks/e2e_scale.py "
         + " ".join(argv if argv is not None else sys.argv[1:]),
         "what": "galvasr run (every stage) in a fresh subprocess per corpus size, local Spark, CPU",
+        "spark_conf": args.spark_conf,
         "machine": {
             **_machine(),
             "load_average_before": [round(x, 2) for x in load_before],
             "load_average_after": [round(x, 2) for x in os.getloadavg()],
         },
-        "git": _git(),
+        "git": git_before,
         "model": {
             "path": str(args.model),
             "name": model_card.get("name"),
