@@ -36,6 +36,10 @@ def get_spark(app_name: str = "galvasr", master: str | None = None) -> SparkSess
         builder.config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.sql.execution.arrow.maxRecordsPerBatch", str(ARROW_MAX_RECORDS_PER_BATCH))
         .config("spark.sql.session.timeZone", "UTC")
+        # Rows of chunks and segments hold ~1 MB of audio: Spark's default of
+        # 4096 rows per columnar batch made a 10 h run fail in release
+        # (benchmarks/results/e2e_scale_default_10h.json); 64 rows is ~64 MB.
+        .config("spark.sql.parquet.columnarReaderBatchSize", "64")
         .config("spark.sql.shuffle.partitions", os.environ.get("GALVASR_SHUFFLE_PARTITIONS", "8"))
         .config("spark.ui.showConsoleProgress", "false")
         .getOrCreate()
