@@ -111,8 +111,11 @@ def build_corpus(sample: Path, dest: Path, hours: float) -> dict[str, Any]:
 # ---------------------------------------------------------------- memory
 
 
-def _proc_table() -> dict[int, tuple[int, str]]:
-    """pid -> (ppid, comm) of every process."""
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_table() -> dict[int, tuple[int, str, int]]:
+    """pid -> (ppid, comm, user + system CPU ticks) of every process."""
     table = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -123,7 +126,8 @@ def _proc_table() -> dict[int, tuple[int, str]]:
             continue
         close = stat.rfind(")")
         comm = stat[stat.find("(") + 1 : close]
-        table[int(entry)] = (int(stat[close + 2 :].split()[1]), comm)
+        fields = stat[close + 2 :].split()  # from the state, field 3 of proc(5)
+        table[int(entry)] = (int(fields[1]), comm, int(fields[11]) + int(fields[12]))
     return table
 
 
@@ -137,17 +141,17 @@ def _rss_kb(pid: int) -> int:
     return 0
 
 
-def tree_rss(root: int) -> list[tuple[int, str, int]]:
-    """(pid, role, rss_kb) of ``root`` and all its descendants."""
+def tree_rss(root: int) -> list[tuple[int, str, int, int]]:
+    """(pid, role, rss_kb, cpu_ticks) of ``root`` and all its descendants."""
     children: dict[int, list[int]] = defaultdict(list)
     table = _proc_table()
-    for pid, (ppid, _) in table.items():
+    for pid, (ppid, _, _) in table.items():
         children[ppid].append(pid)
     out, todo = [], [root]
     while todo:
         pid = todo.pop()
         todo.extend(children.get(pid, ()))
-        comm = table.get(pid, (0, "?"))[1]
+        _, comm, ticks = table.get(pid, (0, "?", 0))
         if pid == root:
             role = "driver"
         elif comm == "java":
@@ -158,7 +162,7 @@ def tree_rss(root: int) -> list[tuple[int, str, int]]:
             role = f"other:{comm}"
         rss = _rss_kb(pid)
         if rss:
-            out.append((pid, role, rss))
+            out.append((pid, role, rss, ticks))
     return out
 
 
@@ -171,6 +175,7 @@ class StagePeaks:
         self.marks: list[tuple[str, str, float]] = []  # (stage, "start"/"end", time)
         self.peaks: dict[str, dict[str, Any]] = {}
         self.sampler_s, self.samples = 0.0, 0
+        self.ticks: dict[int, int] = {}  # pid -> CPU ticks already charged to a stage
 
     def set_stage(self, stage: str, event: str) -> None:
         with self.lock:
@@ -190,15 +195,21 @@ class StagePeaks:
                 {"samples": 0, "tree_kb": 0, "process_kb": 0, "process_role": "", "roles_kb": {}},
             )
         peak["samples"] += 1
+        # CPU used since the last sample goes to the stage running now (a new
+        # process: all of it; a process that ended between samples: its last
+        # 0.2 s are lost).
+        for pid, _, _, ticks in procs:
+            peak["cpu_ticks"] = peak.get("cpu_ticks", 0) + ticks - self.ticks.get(pid, 0)
+            self.ticks[pid] = ticks
         # A fork about to exec (bash, chmod, jspawnhelper) briefly shows its
         # parent's pages: listed under its own role, left out of the total.
-        total = sum(rss for _, role, rss in procs if not role.startswith("other"))
+        total = sum(rss for _, role, rss, _ in procs if not role.startswith("other"))
         peak["tree_kb"] = max(peak["tree_kb"], total)
-        _, role, rss = max(procs, key=lambda p: (not p[1].startswith("other"), p[2]))
+        _, role, rss, _ = max(procs, key=lambda p: (not p[1].startswith("other"), p[2]))
         if rss > peak["process_kb"]:
             peak["process_kb"], peak["process_role"] = rss, role
         roles: dict[str, int] = defaultdict(int)
-        for _, r, kb in procs:
+        for _, r, kb, _ in procs:
             roles[r] += kb
         for r, kb in roles.items():
             peak["roles_kb"][r] = max(peak["roles_kb"].get(r, 0), kb)
@@ -307,8 +318,12 @@ def measure(size: float, corpus_info: dict[str, Any], run: dict[str, Any]) -> di
             seconds = run["after_last_stage_s"]
         peak = run["peaks"].get(stage, {})
         roles = sorted(peak.get("roles_kb", {}).items())
+        cpu = peak.get("cpu_ticks", 0) / CLK_TCK
         stages[stage] = {
             "seconds": round(seconds, 2),
+            "cpu_s": round(cpu, 1),
+            "cpu_s_per_audio_hour": round(cpu / audio_h, 1) if audio_h else None,
+            "cores_busy": round(cpu / seconds, 2) if seconds else None,
             "share_of_wall": round(seconds / wall, 3),
             "audio_hours_per_wall_hour": round(audio_h / (seconds / 3600), 1) if seconds else None,
             "peak_rss_tree_mb": _mb(peak.get("tree_kb", 0)),
@@ -336,6 +351,10 @@ def measure(size: float, corpus_info: dict[str, Any], run: dict[str, Any]) -> di
         "wall_s": round(wall, 2),
         "audio_hours_per_wall_hour": round(audio_h / (wall / 3600), 1) if audio_h else None,
         "seconds_per_audio_hour": round(wall / audio_h, 1) if audio_h else None,
+        "cpu_s": round(sum(v["cpu_s"] for v in stages.values()), 1),
+        "cpu_s_per_audio_hour": round(sum(v["cpu_s"] for v in stages.values()) / audio_h, 1)
+        if audio_h
+        else None,
         "peak_rss_tree_mb": max(v["peak_rss_tree_mb"] for v in stages.values()),
         "sampler_cpu_ms_per_sample": run["sampler_cpu_ms_per_sample"],
         "stages": stages,
@@ -386,6 +405,10 @@ def growth(results: list[dict[str, Any]]) -> dict[str, Any]:
             large["seconds_per_audio_hour"] / small["seconds_per_audio_hour"], 3
         ),
         "wall_fit": _fit(hours, [r["wall_s"] for r in sizes]),
+        "cpu_per_audio_hour_ratio": round(
+            large["cpu_s_per_audio_hour"] / small["cpu_s_per_audio_hour"], 3
+        ),
+        "cpu_fit": _fit(hours, [r["cpu_s"] for r in sizes]),
         "peak_rss_tree_ratio": round(large["peak_rss_tree_mb"] / small["peak_rss_tree_mb"], 2),
         "stages": {},
     }
@@ -402,6 +425,10 @@ def growth(results: list[dict[str, Any]]) -> dict[str, Any]:
             if per_h_small
             else None,
             "fit": _fit(hours, secs),
+            "cpu_per_audio_hour_ratio": round(b["cpu_s"] / a["cpu_s"] / h_ratio, 3)
+            if a["cpu_s"]
+            else None,
+            "cpu_fit": _fit(hours, [r["stages"][stage]["cpu_s"] for r in sizes]),
             "peak_rss_tree_ratio": round(b["peak_rss_tree_mb"] / a["peak_rss_tree_mb"], 2)
             if a["peak_rss_tree_mb"]
             else None,
@@ -517,6 +544,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "corpus": "size 0: data/sample as committed; larger: data/sample plus copies of its "
             "kept items as <identifier>-copy-NNN (files hard-linked) up to the target hours",
             "seconds": "each stage's own timing, <root>/_pipeline/<stage>.done.json",
+            "cpu": "user + system CPU of every process in the run's tree (from /proc/<pid>/stat, "
+            "sampled with the memory), charged to the stage running: unlike wall time it "
+            "hardly depends on what else loads this shared machine",
             "memory": f"VmRSS of every process in the run's tree every {SAMPLE_EVERY_S} s, "
             "charged to the stage running; tree = sum over the driver, the JVM and the Python "
             "workers (pages shared by forked workers counted once per process), process = the "
