@@ -145,8 +145,8 @@ class Augment:
     speed_p: float = 0.3
     speed_range: tuple[float, float] = (0.88, 1.12)
     telephone_p: float = 0.2
-    noise_p: float = 0.6
-    snr_db: tuple[float, float] = (3.0, 35.0)
+    noise_p: float = 0.5
+    snr_db: tuple[float, float] = (6.0, 40.0)
     gain_db: tuple[float, float] = (-20.0, 3.0)
     max_utterances: int = 4
     pause_seconds: tuple[float, float] = (0.1, 1.0)

@@ -25,7 +25,9 @@ from galvasr.textsource import HELDOUT_BOOKS, TRAIN_BOOKS
 class TrainConfig:
     name: str = "galvasr-small"
     model: ConvCTCConfig = field(
-        default_factory=lambda: ConvCTCConfig(width=192, expansion=2, num_blocks=6, kernel_size=15)
+        default_factory=lambda: ConvCTCConfig(
+            width=256, expansion=2, num_blocks=8, kernel_size=15, dropout=0.05
+        )
     )
     augment: Augment = field(default_factory=Augment)
     # data
@@ -41,9 +43,9 @@ class TrainConfig:
     batch_size: int = 8
     example_seconds: float = 8.0
     max_label: int = 200
-    num_steps: int = 1700
+    num_steps: int = 6500
     peak_lr: float = 3e-3
-    warmup_steps: int = 150
+    warmup_steps: int = 300
     decay_fraction: float = 0.3
     weight_decay: float = 1e-2
     grad_clip: float = 1.0
@@ -51,7 +53,7 @@ class TrainConfig:
     workdir: str = "runs/train/small"
     export_dir: str = "models/galvasr-small"
     checkpoint_every: int = 50
-    eval_every: int = 250
+    eval_every: int = 500
     eval_utterances: int = 100  # of the held-out set, at eval_every; all of it at the end
 
 
