@@ -41,7 +41,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
-from galvasr.align import AlignedCue, Cue, CueReject, FrameClock, align_cues, cer, greedy_decode
+from galvasr.align import (
+    AlignedCue,
+    Cue,
+    CueReject,
+    FrameClock,
+    align_cues,
+    cer,
+    greedy_decode,
+    snap_to_audio,
+)
 from galvasr.config import AlignConfig
 from galvasr.schemas import (
     ALIGNMENTS,
@@ -160,6 +169,10 @@ def align_file(file: FileInput, contract: Contract, config: AlignConfig) -> File
         return out
 
     aligned, cue_rejects = align_cues(logprobs, file.cues, contract, contract.clock, config)
+    if config.snap_to_audio:
+        aligned = snap_to_audio(
+            aligned, lambda a, b: slice_pcm(file.windows, a, b), contract.clock, config
+        )
     for r in cue_rejects:
         reject(r.cue_index, r.reason, r.detail)
     for a in aligned:

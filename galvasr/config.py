@@ -155,6 +155,15 @@ class AlignConfig:
     # ~60 ms before it does; pads are capped at half the pause to a neighbour.
     pad_before_ms: int = 40  # segment audio before the first character's frame
     pad_after_ms: int = 170  # after the last character's frame (benchmarks/results)
+    # Boundaries from the audio (galvasr.align.snap_to_audio): where the pause
+    # around a cue is clearly quieter than the cue, its start and end move to
+    # the audio's onset and offset of speech; elsewhere the pads above stay.
+    snap_to_audio: bool = True
+    snap_min_snr_db: float = 20.0  # cue's loud frames over the pause's quiet ones, at least
+    snap_range_db: float = 50.0  # quieter than the cue's loud frames by this is silence
+    snap_silence_ms: int = 60  # a silence at least this long ends (or precedes) speech
+    snap_search_ms: int = 800  # how far beyond the first/last letter to look
+    snap_pad_ms: int = 30  # audio kept around the onset and offset found
     max_pause_s: float = 3.0  # a longer pause between cues always ends a segment
     gap_speech_chars: int = 2  # letters decoded in a pause that mean unsubtitled speech there
     partitions: int = 0  # Spark partitions of the join by audio_id; 0: spark.sql.shuffle.partitions
