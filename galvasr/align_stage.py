@@ -136,7 +136,7 @@ def align_file(file: FileInput, contract: Contract, config: AlignConfig) -> File
     """Alignments, segments and rejects of one file (pure: no Spark, no I/O)."""
     out = FileOutput()
 
-    def reject(cue_index: int | None, reason: str, detail: str) -> None:
+    def reject(cue_index: int | None, reason: str, detail: str, seg: int | None = None) -> None:
         out.rejects.append(
             RejectRow(
                 STAGE,
@@ -147,6 +147,7 @@ def align_file(file: FileInput, contract: Contract, config: AlignConfig) -> File
                 file.audio_id,
                 cue_index,
                 None,
+                seg,
             )  # fmt: skip
         )
 
@@ -185,8 +186,9 @@ def align_file(file: FileInput, contract: Contract, config: AlignConfig) -> File
     for seg in segments:
         row = _segment_row(file, seg, logprobs, contract, config)
         if isinstance(row, CueReject):
+            seg_id = segment_id(file.audio_id, seg.start_ms, seg.end_ms)
             for c in seg.cues:
-                reject(c.cue_index, row.reason, row.detail)
+                reject(c.cue_index, row.reason, row.detail, seg_id)
         else:
             out.segments.append(row)
     return out

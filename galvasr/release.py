@@ -210,14 +210,13 @@ def _build(spark: SparkSession, root: str, config: Config) -> ReleaseSummary:
             rejected_rows.select(
                 F.lit(STAGE).alias("stage"),
                 "reason",
-                F.concat(
-                    F.lit("segment_id "), F.col("segment_id"), F.lit(": "), F.col("detail")
-                ).alias("detail"),
+                "detail",
                 "identifier",
                 F.lit(None).cast("string").alias("file_name"),
                 "audio_id",
                 F.lit(None).cast("int").alias("cue_index"),
                 F.lit(None).cast("long").alias("line_number"),
+                "segment_id",
             ),
             root,
             REJECTS,

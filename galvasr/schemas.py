@@ -77,6 +77,7 @@ class RejectRow:
     audio_id: Int64 | None
     cue_index: Int32 | None
     line_number: Int64 | None  # line in the catalog, for malformed catalog lines
+    segment_id: Int64 | None = None  # for a segment that was cut (align) or not released
 
 
 @dataclass(frozen=True)

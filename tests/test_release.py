@@ -98,7 +98,7 @@ def test_segment_key_is_unsigned_hex():
 
 def test_every_segment_is_released_or_rejected(spark, run, built):
     rejects = read_table(spark, run.root, REJECTS).filter("stage = 'release'").collect()
-    reasons = {int(r.detail.split(":")[0].split()[1]): r.reason for r in rejects}
+    reasons = {r.segment_id: r.reason for r in rejects}
     expected = _expected(run)
     assert set(reasons) | set(expected) == {s.segment_id for s in run.segments}
     assert not set(reasons) & set(expected)
