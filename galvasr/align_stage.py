@@ -66,6 +66,7 @@ from galvasr.schemas import (
 )
 from galvasr.segments import Segment, cut_segments, flac, segment_id
 from galvasr.stitch import (
+    PcmSlicer,
     StitchError,
     Window,
     check_pcm,
@@ -171,9 +172,7 @@ def align_file(file: FileInput, contract: Contract, config: AlignConfig) -> File
 
     aligned, cue_rejects = align_cues(logprobs, file.cues, contract, contract.clock, config)
     if config.snap_to_audio:
-        aligned = snap_to_audio(
-            aligned, lambda a, b: slice_pcm(file.windows, a, b), contract.clock, config
-        )
+        aligned = snap_to_audio(aligned, PcmSlicer(file.windows), contract.clock, config)
     for r in cue_rejects:
         reject(r.cue_index, r.reason, r.detail)
     for a in aligned:

@@ -17,6 +17,7 @@ are decoded by galvasr.quantize, which defines the encodings.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -130,16 +131,31 @@ def slice_pcm(windows: Sequence[Window], start: int, stop: int) -> np.ndarray:
     The same samples as ``stitch_pcm(windows)[start:stop]`` without building
     the whole file (a three-hour file is 350 MB); ``check_pcm`` first.
     """
-    stop = min(stop, windows[-1].start_sample + windows[-1].num_samples) if windows else 0
-    out = np.empty(max(0, stop - start), dtype=np.int16)
-    for w in windows:
-        lo, hi = max(start, w.start_sample), min(stop, w.start_sample + w.num_samples)
-        if lo >= hi:
-            continue
-        offset = w.context_before_samples + lo - w.start_sample
-        pcm = np.frombuffer(w.pcm or b"", dtype="<i2", count=hi - lo, offset=2 * offset)
-        out[lo - start : hi - start] = pcm
-    return out
+    return PcmSlicer(windows)(start, stop)
+
+
+class PcmSlicer:
+    """``slice_pcm`` for many slices of one file: finds the first window by bisection."""
+
+    def __init__(self, windows: Sequence[Window]) -> None:
+        self.windows = windows
+        self.starts = [w.start_sample for w in windows]
+        self.end = windows[-1].start_sample + windows[-1].num_samples if windows else 0
+
+    def __call__(self, start: int, stop: int) -> np.ndarray:
+        stop = min(stop, self.end)
+        out = np.empty(max(0, stop - start), dtype=np.int16)
+        i = max(0, bisect.bisect_right(self.starts, start) - 1)
+        for w in self.windows[i:]:
+            if w.start_sample >= stop:
+                break
+            lo, hi = max(start, w.start_sample), min(stop, w.start_sample + w.num_samples)
+            if lo >= hi:
+                continue
+            offset = w.context_before_samples + lo - w.start_sample
+            pcm = np.frombuffer(w.pcm or b"", dtype="<i2", count=hi - lo, offset=2 * offset)
+            out[lo - start : hi - start] = pcm
+        return out
 
 
 def stitch_pcm(windows: Sequence[Window]) -> np.ndarray:
