@@ -7,7 +7,7 @@ into the library; the logic stays in the modules it belongs to.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -90,6 +90,17 @@ def train(
     run_training(get_config(config), console=console)
 
 
+def _config_and_spark(app_name: str, config: Path | None, set_: list[str] | None) -> Any:
+    """(Config, SparkSession) for a one-stage command."""
+    from galvasr.config import load_config, parse_overrides
+    from galvasr.spark import get_spark
+
+    cfg = load_config(config, parse_overrides(set_ or []))
+    spark = get_spark(app_name)
+    spark.sparkContext.setLogLevel("WARN")
+    return cfg, spark
+
+
 @app.command()
 def ingest(
     corpus: CorpusOption = str(SAMPLE_CORPUS),
@@ -98,13 +109,9 @@ def ingest(
     set_: SetOption = None,
 ) -> None:
     """Read the catalog and subtitles into catalog, transcripts, rejects (jobs/ingest.py)."""
-    from galvasr.config import load_config, parse_overrides
     from galvasr.ingest import run_ingest
-    from galvasr.spark import get_spark
 
-    cfg = load_config(config, parse_overrides(set_ or []))
-    spark = get_spark("galvasr-ingest")
-    spark.sparkContext.setLogLevel("WARN")
+    cfg, spark = _config_and_spark("galvasr-ingest", config, set_)
     summary = run_ingest(spark, corpus, root, cfg.ingest)
     print(summary.to_json())
 
@@ -117,13 +124,9 @@ def decode(
     set_: SetOption = None,
 ) -> None:
     """Decode every catalog file into bucketed 16 kHz chunks (jobs/decode.py under spark-submit)."""
-    from galvasr.config import load_config, parse_overrides
     from galvasr.decode import run_decode
-    from galvasr.spark import get_spark
 
-    cfg = load_config(config, parse_overrides(set_ or []))
-    spark = get_spark("galvasr-decode")
-    spark.sparkContext.setLogLevel("WARN")
+    cfg, spark = _config_and_spark("galvasr-decode", config, set_)
     summary = run_decode(spark, corpus, root, cfg.decode, items_dir=cfg.ingest.items_dir)
     print(summary.to_json())
 
@@ -190,7 +193,6 @@ def release(
     set_: SetOption = None,
 ) -> None:
     """Splits, subsets, Parquet/WebDataset/NeMo shards and the dataset card (jobs/release.py)."""
-    import json
 
     from galvasr.config import load_config, parse_overrides
     from galvasr.release import build_release
@@ -202,20 +204,7 @@ def release(
     cfg = load_config(config, overrides)
     spark = get_spark("galvasr-release")
     spark.sparkContext.setLogLevel("WARN")
-    summary = build_release(spark, root, cfg)
-    total = summary.figures.total
-    print(
-        json.dumps(
-            {
-                "url": summary.url,
-                "segments": total.segments,
-                "hours": round(total.hours, 4),
-                "sources": total.sources,
-                "files": len(summary.files),
-                "rejected": summary.rejected,
-            }
-        )
-    )
+    print(build_release(spark, root, cfg).to_json())
 
 
 @app.command()

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -130,6 +131,20 @@ class ReleaseSummary:
     figures: card.ReleaseFigures
     files: tuple[tuple[str, str], ...]  # (path in the release, sha256), sorted
     rejected: dict[str, int]
+
+    def to_json(self) -> str:
+        """The one-line summary the CLI and jobs/release.py print."""
+        total = self.figures.total
+        return json.dumps(
+            {
+                "url": self.url,
+                "segments": total.segments,
+                "hours": round(total.hours, 4),
+                "sources": total.sources,
+                "files": len(self.files),
+                "rejected": self.rejected,
+            }
+        )
 
 
 def release_url(root: str, name: str) -> str:

@@ -12,7 +12,6 @@ logic is galvasr.release.build_release.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from pathlib import Path
@@ -32,21 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     overrides = {"release": {"name": args.name}} if args.name else None
     config = load_config(args.config, overrides)
     spark = get_spark("galvasr-release")
-    summary = build_release(spark, args.root, config)
-    total = summary.figures.total
-    print(
-        json.dumps(
-            {
-                "url": summary.url,
-                "segments": total.segments,
-                "hours": round(total.hours, 4),
-                "sources": total.sources,
-                "files": len(summary.files),
-                "rejected": summary.rejected,
-            }
-        ),
-        flush=True,
-    )
+    print(build_release(spark, args.root, config).to_json(), flush=True)
     return 0
 
 
