@@ -6,7 +6,10 @@ The held-out set is the training config's (``tpu/configs/small.py``): sentences
 of ``HELDOUT_BOOKS`` (never trained on) spoken by espeak-ng variants and a
 flite voice that training never used (``galvasr.model.synth``); it is
 synthesized into ``.cache/train/heldout`` when missing. Reports CER in
-float32 and bfloat16, overall and per engine, as JSON on stdout.
+float32 and bfloat16, overall and per engine, as JSON on stdout, and under
+``gap`` the float32 CER on training utterances and on held-out text spoken
+by training voices, which splits the held-out error into what is not fitted,
+what is memorised text and what is unheard voices.
 """
 
 from __future__ import annotations
@@ -23,7 +26,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from galvasr.model import DEFAULT_MODEL, LoadedModel, greedy_decode_batch, load_model  # noqa: E402
-from galvasr.model.trainset import Utterances, build_cache, load_cache  # noqa: E402
+from galvasr.model.trainset import (  # noqa: E402
+    Utterances,
+    build_cache,
+    build_shard,  # noqa: E402
+    load_cache,
+)
+from galvasr.model.vocab import DEFAULT_VOCAB  # noqa: E402
+from galvasr.textsource import sentences  # noqa: E402
 from tpu.configs.small import get_config  # noqa: E402
 
 
@@ -85,10 +95,63 @@ def measure(model_path: Path) -> dict[str, object]:
             "wall_seconds": round(time.time() - t, 1),
             "examples": [{"ref": r, "hyp": h} for r, h in list(zip(refs, hyps, strict=True))[:3]],
         }
+    result["gap"] = gap(model_path)
     f32 = result["float32"]["cer"]  # type: ignore[index]
     bf16 = result["bfloat16"]["cer"]  # type: ignore[index]
     result["bfloat16_cer_cost"] = round(bf16 - f32, 4)
     return result
+
+
+def gap(model_path: Path, count: int = 150) -> dict[str, object]:
+    """float32 CER on three sets, to tell what the held-out error comes from.
+
+    ``train``: the first ``count`` training utterances (text and voices seen);
+    ``heldout_text_train_voices``: held-out sentences spoken by training voice
+    variants (synthesized into ``.cache/train/heldout-text-train-voices``);
+    ``heldout``: the target set above. The first step is what the model has
+    not fitted, the second what it memorised of the training text, the third
+    what it cannot do with voices it never heard.
+    """
+    c = get_config()
+    pool = sentences(c.heldout_books)
+    rng = np.random.default_rng(c.seed + 2)
+    folder = Path(c.cache_dir) / "heldout-text-train-voices"
+    if not (folder / "shard-00000.npz").exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        texts = [pool[i] for i in rng.permutation(len(pool))[:count]]
+        build_shard(folder / "shard-00000.npz", texts, c.seed + 2, False,
+                    int(c.max_utterance_seconds * 16_000), DEFAULT_VOCAB)  # fmt: skip
+    model = load_model(model_path)
+    sets = {
+        "train": load_cache(Path(c.cache_dir) / "train"),
+        "heldout_text_train_voices": load_cache(folder),
+        "heldout": heldout_set(),
+    }
+    out: dict[str, object] = {}
+    for name, utts in sets.items():
+        n = min(count, len(utts)) if name == "train" else len(utts)
+        sub = Utterances(
+            utts.pcm[: utts.offsets[n]], utts.offsets[: n + 1], utts.texts[:n], utts.voices[:n]
+        )
+        hyps = transcribe(model, sub)
+        engines = [v.split(":")[0] for v in sub.voices]
+        out[name] = {
+            "utterances": n,
+            "cer": round(float(jiwer.cer(list(sub.texts), hyps)), 4),
+            "cer_by_engine": {
+                e: round(
+                    float(
+                        jiwer.cer(
+                            [t for t, x in zip(sub.texts, engines, strict=True) if x == e],
+                            [h for h, x in zip(hyps, engines, strict=True) if x == e],
+                        )
+                    ),
+                    4,
+                )
+                for e in sorted(set(engines))
+            },
+        }
+    return out
 
 
 def main() -> None:

@@ -48,7 +48,7 @@ class Utterances:
         return float(self.offsets[-1]) / SAMPLE_RATE
 
 
-def _build_shard(
+def build_shard(
     path: Path,
     texts: list[str],
     seed: int,
@@ -56,6 +56,7 @@ def _build_shard(
     max_samples: int,
     vocab: Vocabulary,
 ) -> int:
+    """Synthesize ``texts`` with voices drawn from ``seed`` into one shard; returns how many."""
     rng = np.random.default_rng(seed)
     pcms: list[np.ndarray] = []
     kept: list[str] = []
@@ -110,7 +111,7 @@ def build_cache(
     max_samples = int(max_seconds * SAMPLE_RATE)
     if jobs:
         with ProcessPoolExecutor(max_workers=workers) as ex:
-            futures = [ex.submit(_build_shard, *job, max_samples, vocab) for job in jobs]
+            futures = [ex.submit(build_shard, *job, max_samples, vocab) for job in jobs]
             for f in futures:
                 f.result()
     return folder
