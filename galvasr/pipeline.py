@@ -2,10 +2,11 @@
 
 A stage is done when ``<root>/_pipeline/<stage>.done.json`` exists and holds the
 same fingerprint as now. The fingerprint hashes the stage's config section,
-the galvasr version, the fingerprint of the stage before it and, for the
-first stage, the corpus (catalog bytes and the names and sizes of the item
-files). So changing one setting re-runs that stage and everything after it,
-and a stage killed half-way (no marker) runs again from scratch; every stage
+the galvasr version, the fingerprint of the stage before it, for infer the
+bytes of the model's files, and for the first stage the corpus (catalog
+bytes and the names and sizes of the item files). So changing one setting
+(or retraining the model) re-runs that stage and everything after it, and
+a stage killed half-way (no marker) runs again from scratch; every stage
 overwrites its outputs whole, so a re-run never mixes old and new rows.
 """
 
@@ -78,11 +79,36 @@ def corpus_fingerprint(corpus: str) -> str:
     return h.hexdigest()
 
 
+MODEL_FILES = ("model.json", "weights.msgpack", "config.json", "model.safetensors", "vocab.json")
+
+
+def model_identity(model: str | None, config: Config) -> str:
+    """What the infer stage's output depends on in the model: its files' bytes.
+
+    The model is named by a path (``--model``, else ``infer.model``, else the
+    committed one), and the files at that path change when a model is
+    retrained: a path alone would let a run skip inference and then find no
+    logits of the new model version.
+    """
+    from galvasr.model import DEFAULT_MODEL
+
+    folder = Path(model or config.infer.model or DEFAULT_MODEL)
+    h = hashlib.sha256(str(folder).encode())
+    for name in MODEL_FILES:
+        path = folder / name
+        if path.is_file():
+            h.update(f"\0{name}\0".encode())
+            with path.open("rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    h.update(block)
+    return h.hexdigest()
+
+
 def stage_fingerprint(stage: str, config: Config, previous: str, model: str | None) -> str:
     section = to_dict(config).get(stage, {})
     payload = {"stage": stage, "config": section, "previous": previous, "galvasr": __version__}
     if stage == "infer":
-        payload["model"] = model
+        payload["model"] = model_identity(model, config)
     blob = json.dumps(payload, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()
 

@@ -55,6 +55,21 @@ def test_a_changed_setting_reruns_its_stage_and_those_after(mini_corpus, mini_ru
     )
 
 
+def test_a_retrained_model_at_the_same_path_reruns_infer(tmp_path: Path) -> None:
+    from galvasr.pipeline import stage_fingerprint
+    from tests.test_infer_fixtures import save_tiny_model
+
+    folder = tmp_path / "model"
+    save_tiny_model(folder, seed=0, name="tiny")
+    config = load_config(None, {"infer": {"model": str(folder)}})
+    before = stage_fingerprint("infer", config, "x", None)
+    assert stage_fingerprint("infer", config, "x", str(folder)) == before
+    (folder / "MODEL_CARD.md").write_text("notes do not change the logits")
+    assert stage_fingerprint("infer", config, "x", None) == before
+    save_tiny_model(folder, seed=1, name="tiny")  # new weights, same path
+    assert stage_fingerprint("infer", config, "x", None) != before
+
+
 def _run_command(corpus: Path, root: Path) -> list[str]:
     return [
         sys.executable, "-m", "galvasr.cli", "run",
