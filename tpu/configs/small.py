@@ -1,8 +1,8 @@
 """galvasr-small: the committed acoustic model.
 
-Run (on a 2-core CPU: about 10 minutes of synthesis, then 1.3 s a step when
-the machine is otherwise idle: about 45 minutes in all; the committed model
-took longer, see its model card, because the CPU was shared)::
+Run (on a 2-core CPU: a few minutes of synthesis, then 0.7 s a step when
+the machine is otherwise idle: about 1 h 30 min in all; the committed model
+took 84 min 44 s for its 6,500 steps, see its model card)::
 
     nice -n 10 .venv/bin/python -m tpu.train --config small
     # or: galvasr train --config small
