@@ -70,6 +70,17 @@ def transcribe(model: LoadedModel, utts: Utterances, batch: int = 16) -> list[st
     return out
 
 
+def scores(utts: Utterances, hyps: list[str]) -> dict[str, object]:
+    """CER of ``hyps`` against ``utts``' texts, overall and per synthesizer."""
+    refs = list(utts.texts)
+    engines = [v.split(":")[0] for v in utts.voices]
+    by_engine = {}
+    for e in sorted(set(engines)):
+        pick = [i for i, x in enumerate(engines) if x == e]
+        by_engine[e] = round(jiwer.cer([refs[i] for i in pick], [hyps[i] for i in pick]), 4)
+    return {"cer": round(float(jiwer.cer(refs, hyps)), 4), "cer_by_engine": by_engine}
+
+
 def measure(model_path: Path) -> dict[str, object]:
     utts = heldout_set()
     refs = list(utts.texts)
@@ -85,13 +96,8 @@ def measure(model_path: Path) -> dict[str, object]:
         result["model_version"] = model.info.model_version
         t = time.time()
         hyps = transcribe(model, utts)
-        per_engine = {}
-        for e in sorted(set(engines)):
-            pick = [i for i, x in enumerate(engines) if x == e]
-            per_engine[e] = round(jiwer.cer([refs[i] for i in pick], [hyps[i] for i in pick]), 4)
         result[precision] = {
-            "cer": round(float(jiwer.cer(refs, hyps)), 4),
-            "cer_by_engine": per_engine,
+            **scores(utts, hyps),
             "wall_seconds": round(time.time() - t, 1),
             "examples": [{"ref": r, "hyp": h} for r, h in list(zip(refs, hyps, strict=True))[:3]],
         }
@@ -133,24 +139,7 @@ def gap(model_path: Path, count: int = 150) -> dict[str, object]:
         sub = Utterances(
             utts.pcm[: utts.offsets[n]], utts.offsets[: n + 1], utts.texts[:n], utts.voices[:n]
         )
-        hyps = transcribe(model, sub)
-        engines = [v.split(":")[0] for v in sub.voices]
-        out[name] = {
-            "utterances": n,
-            "cer": round(float(jiwer.cer(list(sub.texts), hyps)), 4),
-            "cer_by_engine": {
-                e: round(
-                    float(
-                        jiwer.cer(
-                            [t for t, x in zip(sub.texts, engines, strict=True) if x == e],
-                            [h for h, x in zip(hyps, engines, strict=True) if x == e],
-                        )
-                    ),
-                    4,
-                )
-                for e in sorted(set(engines))
-            },
-        }
+        out[name] = {"utterances": n, **scores(sub, transcribe(model, sub))}
     return out
 
 

@@ -47,7 +47,7 @@ from galvasr.align import Cue, FrameClock, align_cues, snap_to_audio  # noqa: E4
 from galvasr.align_stage import Contract  # noqa: E402
 from galvasr.audio import decode_pcm16k  # noqa: E402
 from galvasr.config import AlignConfig  # noqa: E402
-from galvasr.corpus.synth import TRIM_DB  # noqa: E402
+from galvasr.corpus.synth import trim_span  # noqa: E402
 from galvasr.model import DEFAULT_MODEL, LoadedModel, greedy_decode, load_model  # noqa: E402
 
 BUCKET_SAMPLES = 16_000 * 5  # pad to whole 5 s: few compiled shapes
@@ -67,9 +67,8 @@ def logprobs(model: LoadedModel, pcm: np.ndarray) -> np.ndarray:
 
 
 def speech_span_ms(pcm: np.ndarray) -> tuple[float, float]:
-    magnitude = np.abs(pcm.astype(np.float32))
-    loud = np.flatnonzero(magnitude >= magnitude.max() * 10 ** (TRIM_DB / 20))
-    return 1000.0 * loud[0] / 16_000, 1000.0 * (loud[-1] + 1) / 16_000
+    start, stop = trim_span(pcm.astype(np.float32))  # as the sample corpus's truth
+    return 1000.0 * start / 16_000, 1000.0 * stop / 16_000
 
 
 def _stats(values: list[float]) -> dict[str, Any]:

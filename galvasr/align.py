@@ -472,13 +472,19 @@ def frame_energy_db(pcm: np.ndarray, frame_samples: int) -> np.ndarray:
     return result
 
 
-def _silent_run_end(quiet: np.ndarray, run: int) -> int | None:
-    """Index just past the last run of ``run`` quiet frames in ``quiet``, scanning backward."""
+def _last_silence_end(quiet: np.ndarray, run: int) -> int | None:
+    """Index just past the last run of at least ``run`` quiet frames, or None."""
+    first = _first_silence_start(quiet[::-1], run)
+    return None if first is None else len(quiet) - first
+
+
+def _first_silence_start(quiet: np.ndarray, run: int) -> int | None:
+    """Index of the first frame of the first run of at least ``run`` quiet frames, or None."""
     count = 0
-    for i in range(len(quiet) - 1, -1, -1):
-        count = count + 1 if quiet[i] else 0
+    for i, q in enumerate(quiet):
+        count = count + 1 if q else 0
         if count >= run:
-            return i + count
+            return i - run + 1
     return None
 
 
@@ -497,9 +503,9 @@ def snap_to_audio(
     leads into the first letter and the end to the first silence
     (``snap_silence_ms``) after the last letter, each searched at most
     ``snap_search_ms`` out and never past a neighbouring cue's letters, then
-    padded by ``snap_pad_ms`` (two cues either side of one silence share it). Elsewhere (noise,
-    music, no pause) the CTC times and fixed pads stay. ``pcm_slice(a, b)``
-    returns the file's int16 samples ``a:b``.
+    padded by ``snap_pad_ms`` (two cues either side of one silence share
+    it). Elsewhere (noise, music, no pause) the CTC times and fixed pads
+    stay. ``pcm_slice(a, b)`` returns the file's int16 samples ``a:b``.
     """
     rate = clock.sample_rate
     hop = rate * ENERGY_FRAME_MS // 1000
@@ -535,18 +541,16 @@ def snap_to_audio(
             continue
         quiet = energy < max(floor + 0.5 * config.snap_min_snr_db, speech - config.snap_range_db)
         # Start: the end of the last silent run before the first letter.
-        before = quiet[t_ms < char_start + ENERGY_FRAME_MS]
-        onset_i = _silent_run_end(before, run)
+        onset_i = _last_silence_end(quiet[t_ms < char_start + ENERGY_FRAME_MS], run)
         # End: the start of the first silent run after the last letter.
         after_from = int(np.searchsorted(t_ms, char_end - ENERGY_FRAME_MS))
-        rev = quiet[after_from:][::-1]
-        end_i = _silent_run_end(rev, run) if rev.size else None
+        offset_i = _first_silence_start(quiet[after_from:], run)
         start_ms, end_ms = float(a.start_ms), float(a.end_ms)
         if onset_i is not None:
             onset_ms = float(t_ms[onset_i]) if onset_i < t_ms.size else char_start
             start_ms = max(lo, min(onset_ms, char_start) - config.snap_pad_ms)
-        if end_i is not None:
-            offset_ms = float(t_ms[after_from + rev.size - end_i])
+        if offset_i is not None:
+            offset_ms = float(t_ms[after_from + offset_i])
             end_ms = min(hi, max(offset_ms, char_end) + config.snap_pad_ms)
         out[id(a)] = dataclasses.replace(
             a, start_ms=int(round(start_ms)), end_ms=int(round(end_ms))

@@ -70,7 +70,6 @@ from galvasr.stitch import (
     StitchError,
     Window,
     check_pcm,
-    slice_pcm,
     stitch_logprobs,
     window_logprobs,
 )
@@ -171,8 +170,9 @@ def align_file(file: FileInput, contract: Contract, config: AlignConfig) -> File
         return out
 
     aligned, cue_rejects = align_cues(logprobs, file.cues, contract, contract.clock, config)
+    pcm = PcmSlicer(file.windows)
     if config.snap_to_audio:
-        aligned = snap_to_audio(aligned, PcmSlicer(file.windows), contract.clock, config)
+        aligned = snap_to_audio(aligned, pcm, contract.clock, config)
     for r in cue_rejects:
         reject(r.cue_index, r.reason, r.detail)
     for a in aligned:
@@ -183,7 +183,7 @@ def align_file(file: FileInput, contract: Contract, config: AlignConfig) -> File
     for r in dropped:
         reject(r.cue_index, r.reason, r.detail)
     for seg in segments:
-        row = _segment_row(file, seg, logprobs, contract, config)
+        row = _segment_row(file, seg, logprobs, pcm, contract, config)
         if isinstance(row, CueReject):
             seg_id = segment_id(file.audio_id, seg.start_ms, seg.end_ms)
             for c in seg.cues:
@@ -212,6 +212,7 @@ def _segment_row(
     file: FileInput,
     seg: Segment,
     logprobs: np.ndarray,
+    pcm: PcmSlicer,
     contract: Contract,
     config: AlignConfig,
 ) -> SegmentRow | CueReject:
@@ -232,7 +233,7 @@ def _segment_row(
     if error > config.max_segment_cer:
         return CueReject(-1, "segment:high-cer", f"segment cer {error:.3f}")
     per_ms = contract.sample_rate // 1000
-    audio = slice_pcm(file.windows, seg.start_ms * per_ms, seg.end_ms * per_ms)
+    audio = pcm(seg.start_ms * per_ms, seg.end_ms * per_ms)
     return SegmentRow(
         segment_id=segment_id(file.audio_id, seg.start_ms, seg.end_ms),
         audio_id=file.audio_id,

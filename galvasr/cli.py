@@ -7,12 +7,17 @@ into the library; the logic stays in the modules it belongs to.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from galvasr import __version__
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from galvasr.config import Config
 
 app = typer.Typer(
     help="Build speech recognition training sets from public audio with subtitles.",
@@ -90,7 +95,9 @@ def train(
     run_training(get_config(config), console=console)
 
 
-def _config_and_spark(app_name: str, config: Path | None, set_: list[str] | None) -> Any:
+def _config_and_spark(
+    app_name: str, config: Path | None, set_: list[str] | None
+) -> tuple[Config, SparkSession]:
     """(Config, SparkSession) for a one-stage command."""
     from galvasr.config import load_config, parse_overrides
     from galvasr.spark import get_spark

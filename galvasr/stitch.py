@@ -18,6 +18,7 @@ are decoded by galvasr.quantize, which defines the encodings.
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -146,7 +147,7 @@ class PcmSlicer:
         stop = min(stop, self.end)
         out = np.empty(max(0, stop - start), dtype=np.int16)
         i = max(0, bisect.bisect_right(self.starts, start) - 1)
-        for w in self.windows[i:]:
+        for w in itertools.islice(self.windows, i, None):
             if w.start_sample >= stop:
                 break
             lo, hi = max(start, w.start_sample), min(stop, w.start_sample + w.num_samples)

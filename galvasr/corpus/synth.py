@@ -95,12 +95,19 @@ def synthesize(text: str, voice: Voice) -> tuple[np.ndarray, int]:
 
 def trim(samples: np.ndarray, threshold_db: float = TRIM_DB) -> np.ndarray:
     """The span from the first to the last sample at or above the threshold."""
+    start, stop = trim_span(samples, threshold_db)
+    return samples[start:stop]
+
+
+def trim_span(samples: np.ndarray, threshold_db: float = TRIM_DB) -> tuple[int, int]:
+    """``(start, stop)`` of ``trim``: first and one past the last sample within
+    ``threshold_db`` of the peak magnitude; ``(0, 0)`` for silence. Float samples."""
     magnitude = np.abs(samples)
     peak = float(magnitude.max(initial=0.0))
     if peak == 0.0:
-        return samples[:0]
+        return 0, 0
     loud = np.flatnonzero(magnitude >= peak * 10 ** (threshold_db / 20))
-    return samples[loud[0] : loud[-1] + 1]
+    return int(loud[0]), int(loud[-1]) + 1
 
 
 def resample(samples: np.ndarray, rate_from: int, rate_to: int) -> np.ndarray:
