@@ -196,7 +196,13 @@ def train(c: TrainConfig, console: Console | None = None, stop_after: int | None
 
     def loss_fn(p: Any, batch: dict[str, jnp.ndarray], rng: jax.Array) -> jnp.ndarray:
         out: Any = model.apply(
-            {"params": p}, batch["pcm"], batch["lengths"], train=True, rngs={"dropout": rng}
+            {"params": p},
+            batch["pcm"],
+            batch["lengths"],
+            train=True,
+            warp=batch["warp"],
+            feature_mask=batch["feature_mask"],
+            rngs={"dropout": rng},
         )
         lp, frames = out
         pad = (jnp.arange(lp.shape[1])[None, :] >= frames[:, None]).astype(jnp.float32)
@@ -222,6 +228,8 @@ def train(c: TrainConfig, console: Console | None = None, stop_after: int | None
             max_samples=max_samples,
             max_label=c.max_label,
             aug=c.augment,
+            hop_samples=c.model.hop_samples,
+            n_mels=c.model.n_mels,
         )
     )
     params, opt_state = state["params"], state["opt_state"]

@@ -119,14 +119,22 @@ class Block(nn.Module):
 
 
 class ConvCTC(nn.Module):
-    """PCM ``[B, S]`` and lengths ``[B]`` to log-probabilities ``[B, T, V]`` and frame counts."""
+    """PCM ``[B, S]`` and lengths ``[B]`` to log-probabilities ``[B, T, V]`` and frame counts.
+
+    ``warp`` and ``feature_mask`` are training augmentations (see ``log_mel``).
+    """
 
     config: ConvCTCConfig
     dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(
-        self, pcm: jnp.ndarray, lengths: jnp.ndarray, train: bool = False
+        self,
+        pcm: jnp.ndarray,
+        lengths: jnp.ndarray,
+        train: bool = False,
+        warp: jnp.ndarray | None = None,
+        feature_mask: jnp.ndarray | None = None,
     ) -> tuple[jnp.ndarray, jnp.ndarray]:
         c = self.config
         feats, mel_valid = log_mel(
@@ -136,6 +144,8 @@ class ConvCTC(nn.Module):
             n_mels=c.n_mels,
             win_samples=c.win_samples,
             hop_samples=c.hop_samples,
+            warp=warp,
+            feature_mask=feature_mask,
         )
         x = feats.astype(self.dtype)
         x = SubsampleConv1D(c.width, c.subsample, name="subsample")(x)

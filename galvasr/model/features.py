@@ -36,6 +36,34 @@ def mel_filterbank(n_fft: int, n_mels: int, sample_rate: int, f_max: float) -> n
     return np.maximum(0.0, np.minimum(up, down)).astype(np.float32)
 
 
+def warped_mel_filterbank(
+    warp: jnp.ndarray, n_fft: int, n_mels: int, sample_rate: int, f_max: float
+) -> jnp.ndarray:
+    """Per-example filterbanks ``[B, n_fft // 2 + 1, n_mels]`` for vocal-tract-length warps.
+
+    Training-time augmentation (VTLP, Jaitly & Hinton 2013): filter ``m`` of
+    example ``b`` reads the spectrum at frequencies warped by ``warp[b]``, as
+    if a speaker with a longer (< 1) or shorter (> 1) vocal tract had spoken.
+    The warp is piecewise linear, ``f -> warp * f`` up to a cut-off, then a line
+    to Nyquist so no band falls off the spectrum. ``warp == 1`` gives
+    :func:`mel_filterbank` exactly.
+    """
+    nyquist = sample_rate / 2
+    freqs = jnp.asarray(np.linspace(0.0, nyquist, n_fft // 2 + 1), jnp.float32)[None, :]
+    a = warp.astype(jnp.float32)[:, None]
+    cut = 0.8 * nyquist * jnp.minimum(1.0, 1.0 / a)
+    warped = jnp.where(
+        freqs <= cut, a * freqs, a * cut + (nyquist - a * cut) * (freqs - cut) / (nyquist - cut)
+    )[..., None]  # [B, K, 1]
+    edges = _mel_to_hz(
+        np.linspace(_hz_to_mel(np.array(20.0)), _hz_to_mel(np.array(f_max)), n_mels + 2)
+    ).astype(np.float32)
+    lower, centre, upper = edges[:-2], edges[1:-1], edges[2:]
+    up = (warped - lower) / (centre - lower)
+    down = (upper - warped) / (upper - centre)
+    return jnp.maximum(0.0, jnp.minimum(up, down))
+
+
 def num_mel_frames(num_samples: jnp.ndarray | int, hop_samples: int) -> jnp.ndarray:
     return (jnp.asarray(num_samples) + hop_samples - 1) // hop_samples
 
@@ -49,10 +77,14 @@ def log_mel(
     win_samples: int = 400,
     hop_samples: int = 160,
     n_fft: int = 512,
+    warp: jnp.ndarray | None = None,
+    feature_mask: jnp.ndarray | None = None,
 ) -> tuple[jnp.ndarray, jnp.ndarray]:
     """(features ``[B, F, n_mels]`` float32, valid frame counts ``[B]``).
 
-    ``pcm`` is int16 (full scale 32768) or float (full scale 1.0).
+    ``pcm`` is int16 (full scale 32768) or float (full scale 1.0). ``warp``
+    (``[B]``) and ``feature_mask`` (``[B, F, n_mels]``, 1 keeps, 0 masks to the
+    utterance mean) are training augmentations; inference leaves them out.
     """
     if jnp.issubdtype(pcm.dtype, jnp.integer):
         x = pcm.astype(jnp.float32) / 32768.0
@@ -71,8 +103,12 @@ def log_mel(
     framed = x[:, idx] * jnp.asarray(np.hanning(win_samples).astype(np.float32))
     spec = jnp.fft.rfft(framed, n=n_fft, axis=-1)
     power = spec.real**2 + spec.imag**2
-    fb = jnp.asarray(mel_filterbank(n_fft, n_mels, sample_rate, sample_rate / 2))
-    mel = jnp.log(power @ fb + 1e-6)
+    if warp is None:
+        fb = jnp.asarray(mel_filterbank(n_fft, n_mels, sample_rate, sample_rate / 2))
+        mel = jnp.log(power @ fb + 1e-6)
+    else:
+        fbs = warped_mel_filterbank(warp, n_fft, n_mels, sample_rate, sample_rate / 2)
+        mel = jnp.log(jnp.einsum("bfk,bkm->bfm", power, fbs) + 1e-6)
 
     valid = num_mel_frames(lengths, hop_samples)
     mask = (jnp.arange(frames)[None, :] < valid[:, None]).astype(jnp.float32)[..., None]
@@ -80,4 +116,7 @@ def log_mel(
     mean = jnp.sum(mel * mask, axis=1, keepdims=True) / count
     centred = (mel - mean) * mask
     var = jnp.sum(centred**2, axis=(1, 2), keepdims=True) / (count * n_mels)
-    return centred / jnp.sqrt(var + 1e-5), valid
+    feats = centred / jnp.sqrt(var + 1e-5)
+    if feature_mask is not None:
+        feats = feats * feature_mask
+    return feats, valid

@@ -8,7 +8,8 @@ killed build resumes where it stopped and a finished one is never redone.
 
 Batches are built from a cache on the fly: one to four utterances joined with
 pauses into one fixed-length example, then noise, gain, 8 kHz telephone
-band-limiting and speed changes (resampling). Every batch is a pure function
+band-limiting and speed changes (resampling); and for the model's features, a
+vocal-tract-length warp and SpecAugment masks. Every batch is a pure function
 of ``(seed, step)``, so a resumed run sees exactly the batches it would have.
 """
 
@@ -151,6 +152,51 @@ class Augment:
     gain_db: tuple[float, float] = (-20.0, 3.0)
     max_utterances: int = 4
     pause_seconds: tuple[float, float] = (0.1, 1.0)
+    # Vocal-tract-length perturbation: a new "speaker" per example, applied to
+    # the mel filterbank inside the jitted step (features.warped_mel_filterbank).
+    vtlp_p: float = 0.8
+    vtlp_range: tuple[float, float] = (0.85, 1.15)
+    # SpecAugment (Park et al. 2019), on the normalised log-mel features.
+    specaug_p: float = 0.8
+    freq_masks: int = 2
+    freq_mask_bins: int = 12  # widest mask, in mel bins
+    time_masks_per_second: float = 0.6
+    time_mask_frames: int = 15  # widest mask, in 10 ms mel frames
+
+
+def feature_augmentation(
+    rng: np.random.Generator,
+    lengths: np.ndarray,
+    max_samples: int,
+    aug: Augment,
+    *,
+    hop_samples: int,
+    n_mels: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-example VTLP warp ``[B]`` and SpecAugment mask ``[B, mel_frames, n_mels]``.
+
+    Drawn on the host so that a batch stays a pure function of ``(seed, step)``.
+    """
+    batch = len(lengths)
+    frames = -(-max_samples // hop_samples)
+    warp = np.ones(batch, np.float32)
+    mask = np.ones((batch, frames, n_mels), np.float32)
+    for b in range(batch):
+        if rng.random() < aug.vtlp_p:
+            warp[b] = rng.uniform(*aug.vtlp_range)
+        if rng.random() >= aug.specaug_p:
+            continue
+        for _ in range(aug.freq_masks):
+            width = int(rng.integers(0, aug.freq_mask_bins + 1))
+            start = int(rng.integers(0, max(1, n_mels - width)))
+            mask[b, :, start : start + width] = 0.0
+        valid = -(-int(lengths[b]) // hop_samples)
+        count = int(round(aug.time_masks_per_second * lengths[b] / SAMPLE_RATE))
+        for _ in range(count):
+            width = int(rng.integers(0, aug.time_mask_frames + 1))
+            start = int(rng.integers(0, max(1, valid - width)))
+            mask[b, start : start + width, :] = 0.0
+    return warp, mask
 
 
 def _speed(x: np.ndarray, rng: np.random.Generator, lo: float, hi: float) -> np.ndarray:
@@ -214,8 +260,14 @@ def batches(
     max_label: int,
     aug: Augment,
     vocab: Vocabulary = DEFAULT_VOCAB,
+    hop_samples: int = 160,
+    n_mels: int = 80,
 ) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
-    """(step, batch) from ``start_step`` on; batch = pcm, lengths, labels, label_paddings."""
+    """(step, batch) from ``start_step`` on.
+
+    batch = pcm, lengths, labels, label_paddings, and ``warp`` and
+    ``feature_mask`` for the model's feature augmentation.
+    """
     step = start_step
     while True:
         rng = np.random.default_rng([seed, step])
@@ -230,5 +282,15 @@ def batches(
             lengths[b] = len(audio)
             labels[b, : len(ids)] = ids
             label_pad[b, : len(ids)] = 0.0
-        yield step, {"pcm": pcm, "lengths": lengths, "labels": labels, "label_paddings": label_pad}
+        warp, feature_mask = feature_augmentation(
+            rng, lengths, max_samples, aug, hop_samples=hop_samples, n_mels=n_mels
+        )
+        yield step, {
+            "pcm": pcm,
+            "lengths": lengths,
+            "labels": labels,
+            "label_paddings": label_pad,
+            "warp": warp,
+            "feature_mask": feature_mask,
+        }
         step += 1

@@ -30,6 +30,28 @@ def test_batches_are_a_function_of_seed_and_step() -> None:
         np.testing.assert_array_equal(first[2][key], resumed[key])
 
 
+def test_feature_augmentation_stays_inside_each_example() -> None:
+    from galvasr.model.trainset import feature_augmentation
+
+    lengths = np.array([48000, 16000, 1600, 32000])
+    aug = Augment(vtlp_p=1.0, specaug_p=1.0, time_masks_per_second=2.0)
+    warp, mask = feature_augmentation(
+        np.random.default_rng(4), lengths, 48000, aug, hop_samples=160, n_mels=40
+    )
+    assert mask.shape == (4, 300, 40)
+    assert np.all((warp >= 0.85) & (warp <= 1.15)) and len(set(warp.tolist())) == 4
+    # Time masks fall inside the valid frames: the padding stays untouched.
+    for b, n in enumerate(lengths):
+        frames_masked = np.flatnonzero(mask[b].max(axis=1) == 0.0)
+        assert frames_masked.size == 0 or frames_masked.max() < -(-n // 160)
+    assert (mask == 0).mean() < 0.5
+    off = Augment(vtlp_p=0.0, specaug_p=0.0)
+    warp, mask = feature_augmentation(
+        np.random.default_rng(4), lengths, 48000, off, hop_samples=160, n_mels=40
+    )
+    assert np.all(warp == 1.0) and np.all(mask == 1.0)
+
+
 def test_example_fits_and_keeps_texts() -> None:
     audio, text = make_example(_utts(), np.random.default_rng(1), 48000, Augment())
     assert 0 < len(audio) <= 48000

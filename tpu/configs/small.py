@@ -33,7 +33,7 @@ class TrainConfig:
     # data
     train_books: tuple[str, ...] = TRAIN_BOOKS
     heldout_books: tuple[str, ...] = HELDOUT_BOOKS
-    train_utterances: int = 14_000
+    train_utterances: int = 20_000
     heldout_utterances: int = 300
     max_utterance_seconds: float = 7.5
     cache_dir: str = ".cache/train"
@@ -43,10 +43,10 @@ class TrainConfig:
     batch_size: int = 8
     example_seconds: float = 8.0
     max_label: int = 200
-    num_steps: int = 6500
+    num_steps: int = 7500
     peak_lr: float = 3e-3
     warmup_steps: int = 300
-    decay_fraction: float = 0.3
+    decay_fraction: float = 0.45
     weight_decay: float = 1e-2
     grad_clip: float = 1.0
     # bookkeeping
