@@ -1,8 +1,9 @@
 """galvasr-small: the committed acoustic model.
 
-Run (on a 2-core CPU: a few minutes of synthesis, then 0.7 s a step when
-the machine is otherwise idle: about 1 h 30 min in all; the committed model
-took 84 min 44 s for its 6,500 steps, see its model card)::
+Run (on a 2-core CPU: about 5 minutes of synthesis, then 0.69 s a step when
+the machine is otherwise idle: about 1 h 33 min in all; the committed model
+took 89 min 9 s for its 7,500 steps with most of the synthesis cached, see
+its model card)::
 
     nice -n 10 .venv/bin/python -m tpu.train --config small
     # or: galvasr train --config small
