@@ -44,6 +44,27 @@ ESPEAK_VARIANTS: tuple[str, ...] = (
 HELDOUT_ESPEAK_VARIANTS: tuple[str, ...] = ("m3", "f4", "klatt3", "Alicia", "david", "steph2")
 FLITE_VOICES: tuple[str, ...] = ("kal", "kal16", "awb", "rms", "slt")
 HELDOUT_FLITE_VOICES: tuple[str, ...] = ("rms",)
+# Festival's English voices in Debian (festvox-kdlpc16k, festvox-us-slt-hts).
+# Not in the training recipe yet: benchmarks/model_cer.py speaks held-out
+# text with them as a second set of voices no model here was trained on.
+FESTIVAL_VOICES: tuple[str, ...] = ("ked_diphone", "cmu_us_slt_arctic_hts")
+FLITE_SHARE = 0.3
+RATE_RANGE = (0.8, 1.25)
+PITCH_RANGE = (0.7, 1.4)
+
+
+def voice_recipe() -> dict[str, object]:
+    """Everything ``random_voice`` draws from: a cache built under another recipe is stale."""
+    return {
+        "espeak_voices": list(ESPEAK_VOICES),
+        "espeak_variants": list(ESPEAK_VARIANTS),
+        "heldout_espeak_variants": list(HELDOUT_ESPEAK_VARIANTS),
+        "flite_voices": list(FLITE_VOICES),
+        "heldout_flite_voices": list(HELDOUT_FLITE_VOICES),
+        "flite_share": FLITE_SHARE,
+        "rate_range": list(RATE_RANGE),
+        "pitch_range": list(PITCH_RANGE),
+    }
 
 
 class SynthesizerMissing(RuntimeError):
@@ -54,7 +75,7 @@ class SynthesizerMissing(RuntimeError):
 class Voice:
     """One way of speaking: engine, voice, variant, rate and pitch."""
 
-    engine: str  # "espeak-ng" or "flite"
+    engine: str  # "espeak-ng", "flite" or "festival"
     voice: str
     variant: str = ""
     rate: float = 1.0  # relative speaking rate: 1.0 is the engine's default
@@ -66,11 +87,15 @@ class Voice:
         return f"{base}@r{self.rate:.2f}p{self.pitch:.2f}"
 
 
+_APT_PACKAGE = {"text2wave": "festival festvox-kdlpc16k festvox-us-slt-hts"}
+
+
 def _program(name: str) -> str:
     path = shutil.which(name)
     if path is None:
         raise SynthesizerMissing(
-            f"{name} is missing: apt-get install {name} (scripts/setup.sh does)"
+            f"{name} is missing: apt-get install {_APT_PACKAGE.get(name, name)}"
+            " (scripts/setup.sh does)"
         )
     return path
 
@@ -125,13 +150,35 @@ def synthesize(text: str, voice: Voice) -> np.ndarray:
             )  # fmt: skip
             pcm, rate = sf.read(wav, dtype="int16")
         return _to_int16(_resample(pcm, rate, SAMPLE_RATE))
+    if voice.engine == "festival":
+        if voice.voice not in FESTIVAL_VOICES:
+            raise ValueError(f"unknown festival voice {voice.voice!r}")
+        with tempfile.TemporaryDirectory(prefix="galvasr-festival-") as tmp:
+            # Text goes through a file, never the command line or a Scheme string.
+            txt, wav = Path(tmp) / "in.txt", Path(tmp) / "out.wav"
+            txt.write_text(text + "\n", encoding="utf-8")
+            subprocess.run(
+                [
+                    _program("text2wave"),
+                    "-eval", f"(voice_{voice.voice})",
+                    "-eval", f"(Parameter.set 'Duration_Stretch {1.0 / voice.rate:.3f})",
+                    "-scale", "0.6",  # ked_diphone peaks at full scale
+                    str(txt),
+                    "-o", str(wav),
+                ],
+                capture_output=True, check=True,
+            )  # fmt: skip
+            pcm, rate = sf.read(wav, dtype="int16")
+        return _to_int16(_resample(pcm, rate, SAMPLE_RATE))
     raise ValueError(f"unknown engine {voice.engine!r}")
 
 
-def random_voice(rng: np.random.Generator, heldout: bool, flite_share: float = 0.3) -> Voice:
+def random_voice(
+    rng: np.random.Generator, heldout: bool, flite_share: float = FLITE_SHARE
+) -> Voice:
     """A voice from the training or the held-out set of variants."""
-    rate = float(rng.uniform(0.8, 1.25))
-    pitch = float(rng.uniform(0.7, 1.4))
+    rate = float(rng.uniform(*RATE_RANGE))
+    pitch = float(rng.uniform(*PITCH_RANGE))
     if rng.random() < flite_share:
         pool = (
             HELDOUT_FLITE_VOICES

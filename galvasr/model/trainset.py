@@ -15,6 +15,7 @@ of ``(seed, step)``, so a resumed run sees exactly the batches it would have.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -24,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from scipy.signal import resample_poly
 
-from galvasr.model.synth import SAMPLE_RATE, random_voice, synthesize
+from galvasr.model.synth import SAMPLE_RATE, random_voice, synthesize, voice_recipe
 from galvasr.model.vocab import DEFAULT_VOCAB, Vocabulary
 from galvasr.textsource import sentences
 
@@ -47,6 +48,46 @@ class Utterances:
     @property
     def seconds(self) -> float:
         return float(self.offsets[-1]) / SAMPLE_RATE
+
+
+RECIPE = "recipe.json"
+
+
+class StaleCache(RuntimeError):
+    """A cache folder holds shards made under another recipe (voices, texts, seeds)."""
+
+
+def _check_recipe(
+    folder: Path, recipe: dict[str, object], num_utterances: int, shard_size: int
+) -> None:
+    """Keep the cache honest: shards are reused by file name, so the recipe must match.
+
+    A folder with shards but no ``recipe.json`` predates the check and is
+    adopted as it is. Growing ``num_utterances`` reuses the old shards (the
+    sentence order is a prefix-stable permutation) when the old count filled
+    whole shards; any other change of count would mix sets, so it is refused.
+    """
+    path = folder / RECIPE
+    if path.exists():
+        saved = json.loads(path.read_text())
+        old_n = int(saved.pop("num_utterances"))
+        if saved != recipe:
+            changed = sorted(
+                k for k in recipe.keys() | saved.keys() if saved.get(k) != recipe.get(k)
+            )
+            raise StaleCache(
+                f"{folder} was synthesized under another recipe (changed: {', '.join(changed)});"
+                " delete the folder to rebuild it"
+            )
+        grows_whole = old_n < num_utterances and old_n % shard_size == 0
+        if old_n != num_utterances and not grows_whole:
+            raise StaleCache(
+                f"{folder} holds shards for {old_n} utterances, not {num_utterances}"
+                " (it can only grow from a whole number of shards); delete it to rebuild it"
+            )
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({**recipe, "num_utterances": num_utterances}, indent=1))
+    os.replace(tmp, path)
 
 
 def build_shard(
@@ -98,8 +139,21 @@ def build_cache(
     workers: int = 2,
     vocab: Vocabulary = DEFAULT_VOCAB,
 ) -> Path:
-    """Synthesize ``num_utterances`` sentences of ``books`` into ``folder`` (resumable)."""
+    """Synthesize ``num_utterances`` sentences of ``books`` into ``folder`` (resumable).
+
+    Raises ``StaleCache`` when the folder was built under another recipe.
+    """
     folder.mkdir(parents=True, exist_ok=True)
+    recipe = {
+        "books": list(books),
+        "heldout": heldout,
+        "seed": seed,
+        "max_seconds": max_seconds,
+        "shard_size": shard_size,
+        "vocab": list(vocab.symbols),
+        "voices": voice_recipe(),
+    }
+    _check_recipe(folder, recipe, num_utterances, shard_size)
     pool = sentences(books)
     order = np.random.default_rng(seed).permutation(len(pool))[:num_utterances]
     chosen = [pool[i] for i in order]
@@ -285,12 +339,15 @@ def batches(
         warp, feature_mask = feature_augmentation(
             rng, lengths, max_samples, aug, hop_samples=hop_samples, n_mels=n_mels
         )
-        yield step, {
-            "pcm": pcm,
-            "lengths": lengths,
-            "labels": labels,
-            "label_paddings": label_pad,
-            "warp": warp,
-            "feature_mask": feature_mask,
-        }
+        yield (
+            step,
+            {
+                "pcm": pcm,
+                "lengths": lengths,
+                "labels": labels,
+                "label_paddings": label_pad,
+                "warp": warp,
+                "feature_mask": feature_mask,
+            },
+        )
         step += 1

@@ -79,3 +79,25 @@ def test_killed_run_resumes_from_saved_step(tmp_path: Path) -> None:
     assert steps == [2, 4]  # logged every step-10 multiple or at the end: 2 then 4, no repeat
     model = load_model(tmp_path / "export")
     assert model.info.model_version.startswith("galvasr-tiny-")
+
+
+def test_a_cache_built_under_another_recipe_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from galvasr.model import synth
+    from galvasr.model.trainset import StaleCache, build_cache, load_cache
+
+    kw = dict(heldout=False, seed=5, max_seconds=6.0, shard_size=1, workers=1)
+    folder = build_cache(tmp_path / "c", ("Rut",), 2, **kw)
+    first = (folder / "shard-00001.npz").stat().st_mtime_ns
+    build_cache(folder, ("Rut",), 3, **kw)
+    assert (folder / "shard-00001.npz").stat().st_mtime_ns == first  # grown, not rebuilt
+    assert len(list(folder.glob("shard-*.npz"))) == 3
+    assert len(load_cache(folder)) >= 1  # sentences longer than max_seconds are dropped
+    with pytest.raises(StaleCache, match="3 utterances, not 2"):
+        build_cache(folder, ("Rut",), 2, **kw)
+    with pytest.raises(StaleCache, match="changed: seed"):
+        build_cache(folder, ("Rut",), 3, **{**kw, "seed": 6})
+    monkeypatch.setattr(synth, "HELDOUT_FLITE_VOICES", ("awb",))
+    with pytest.raises(StaleCache, match="changed: voices"):
+        build_cache(folder, ("Rut",), 3, **kw)
