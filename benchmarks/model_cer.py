@@ -37,6 +37,7 @@ from galvasr.model.trainset import (  # noqa: E402
     build_cache,
     build_shard,  # noqa: E402
     load_cache,
+    write_shard,
 )
 from galvasr.model.vocab import DEFAULT_VOCAB  # noqa: E402
 from galvasr.textsource import sentences  # noqa: E402
@@ -164,21 +165,17 @@ def festival(model_path: Path, heldout: Utterances, count: int = 60) -> dict[str
     texts = heldout.texts[:count]
     out: dict[str, object] = {"utterances": len(texts)}
     for name in FESTIVAL_VOICES:
-        path = folder / f"{name}.npz"
-        if not path.exists():
+        voice = Voice("festival", name)
+        shard = folder / name / "shard-00000.npz"
+        if not shard.exists():
             try:
-                pcms = [synthesize(t, Voice("festival", name)) for t in texts]
+                pcms = [synthesize(t, voice) for t in texts]
             except SynthesizerMissing as e:
                 out[name] = {"skipped": str(e)}
                 continue
-            offsets = np.concatenate([[0], np.cumsum([len(x) for x in pcms])])
-            tmp = path.with_suffix(".tmp.npz")
-            np.savez(tmp, pcm=np.concatenate(pcms), offsets=offsets)
-            tmp.replace(path)
-        with np.load(path) as z:
-            utts = Utterances(
-                z["pcm"], z["offsets"], texts, tuple(f"festival:{name}" for _ in texts)
-            )
+            shard.parent.mkdir(exist_ok=True)
+            write_shard(shard, pcms, list(texts), [voice.name] * len(texts))
+        utts = load_cache(shard.parent)
         out[name] = {"cer": round(float(jiwer.cer(list(texts), transcribe(model, utts))), 4)}
     return out
 

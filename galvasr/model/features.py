@@ -10,6 +10,7 @@ change them, and padded frames are zero.
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
@@ -23,17 +24,26 @@ def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
     return 700.0 * (10.0 ** (mel / 2595.0) - 1.0)
 
 
+def _mel_edges(n_mels: int, f_max: float) -> np.ndarray:
+    """Lower edge, centre and upper edge of every filter: ``n_mels + 2`` frequencies in Hz."""
+    return _mel_to_hz(
+        np.linspace(_hz_to_mel(np.array(20.0)), _hz_to_mel(np.array(f_max)), n_mels + 2)
+    )
+
+
+def _triangles(freqs: Any, edges: np.ndarray, xp: Any) -> Any:
+    """Triangular filter weights at ``freqs`` (``[..., 1]``, Hz), numpy or jnp as ``xp``."""
+    lower, centre, upper = edges[:-2], edges[1:-1], edges[2:]
+    up = (freqs - lower) / (centre - lower)
+    down = (upper - freqs) / (upper - centre)
+    return xp.maximum(0.0, xp.minimum(up, down))
+
+
 @functools.cache
 def mel_filterbank(n_fft: int, n_mels: int, sample_rate: int, f_max: float) -> np.ndarray:
     """Triangular HTK-style filters, ``[n_fft // 2 + 1, n_mels]`` float32."""
     freqs = np.linspace(0.0, sample_rate / 2, n_fft // 2 + 1)
-    edges = _mel_to_hz(
-        np.linspace(_hz_to_mel(np.array(20.0)), _hz_to_mel(np.array(f_max)), n_mels + 2)
-    )
-    lower, centre, upper = edges[:-2], edges[1:-1], edges[2:]
-    up = (freqs[:, None] - lower[None, :]) / (centre - lower)[None, :]
-    down = (upper[None, :] - freqs[:, None]) / (upper - centre)[None, :]
-    return np.maximum(0.0, np.minimum(up, down)).astype(np.float32)
+    return _triangles(freqs[:, None], _mel_edges(n_mels, f_max), np).astype(np.float32)
 
 
 def warped_mel_filterbank(
@@ -55,13 +65,7 @@ def warped_mel_filterbank(
     warped = jnp.where(
         freqs <= cut, a * freqs, a * cut + (nyquist - a * cut) * (freqs - cut) / (nyquist - cut)
     )[..., None]  # [B, K, 1]
-    edges = _mel_to_hz(
-        np.linspace(_hz_to_mel(np.array(20.0)), _hz_to_mel(np.array(f_max)), n_mels + 2)
-    ).astype(np.float32)
-    lower, centre, upper = edges[:-2], edges[1:-1], edges[2:]
-    up = (warped - lower) / (centre - lower)
-    down = (upper - warped) / (upper - centre)
-    return jnp.maximum(0.0, jnp.minimum(up, down))
+    return _triangles(warped, _mel_edges(n_mels, f_max).astype(np.float32), jnp)
 
 
 def num_mel_frames(num_samples: jnp.ndarray | int, hop_samples: int) -> jnp.ndarray:

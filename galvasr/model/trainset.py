@@ -114,17 +114,22 @@ def build_shard(
         pcms.append(pcm)
         kept.append(label)
         voices.append(voice.name)
+    write_shard(path, pcms, kept, voices)
+    return len(kept)
+
+
+def write_shard(path: Path, pcms: list[np.ndarray], texts: list[str], voices: list[str]) -> None:
+    """Write one shard atomically (see the module docstring for its arrays)."""
     offsets = np.concatenate([[0], np.cumsum([len(p) for p in pcms])]).astype(np.int64)
     tmp = path.with_suffix(".tmp.npz")
     np.savez(
         tmp,
         pcm=np.concatenate(pcms) if pcms else np.zeros(0, np.int16),
         offsets=offsets,
-        texts=np.array(kept, dtype=str),
+        texts=np.array(texts, dtype=str),
         voices=np.array(voices, dtype=str),
     )
     os.replace(tmp, path)
-    return len(kept)
 
 
 def build_cache(
