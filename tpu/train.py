@@ -16,6 +16,7 @@ import importlib
 import json
 import os
 import queue
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -302,6 +303,8 @@ def train(c: TrainConfig, console: Console | None = None, stop_after: int | None
     version = save_model(
         Path(c.export_dir), c.name, c.model, params, DEFAULT_VOCAB, extra={"training": training}
     )
+    # The learning curve travels with the model (the model card quotes it).
+    shutil.copyfile(workdir / LOG, Path(c.export_dir) / "learning_curve.jsonl")
     console.print(f"[bold]exported[/] {version} to {c.export_dir}: held-out CER {cer:.3f}")
     return Path(c.export_dir)
 

@@ -1,9 +1,10 @@
 """Synthetic English speech for training the acoustic model offline.
 
-Two engines ship as Debian packages: espeak-ng (formant synthesis; 8 English
-accents times ~90 voice variants) and flite (CMU diphone and cluster-unit
-voices). Every utterance draws an engine, a voice, a variant, a speaking rate
-and a pitch from a seeded generator, so a cache built twice is identical.
+Three engines ship as Debian packages: espeak-ng (formant synthesis; 8
+English accents times ~90 voice variants), flite (CMU diphone and cluster-unit
+voices) and festival (the ked diphone voice and an HTS voice). Every
+utterance draws an engine, a voice, a variant, a speaking rate and a pitch
+from a seeded generator, so a cache built twice is identical.
 
 Some voice variants never appear in training (``HELDOUT_ESPEAK_VARIANTS``,
 ``HELDOUT_FLITE_VOICES``): the model's CER is measured on those, speaking
@@ -44,11 +45,13 @@ ESPEAK_VARIANTS: tuple[str, ...] = (
 HELDOUT_ESPEAK_VARIANTS: tuple[str, ...] = ("m3", "f4", "klatt3", "Alicia", "david", "steph2")
 FLITE_VOICES: tuple[str, ...] = ("kal", "kal16", "awb", "rms", "slt")
 HELDOUT_FLITE_VOICES: tuple[str, ...] = ("rms",)
-# Festival's English voices in Debian (festvox-kdlpc16k, festvox-us-slt-hts).
-# Not in the training recipe yet: benchmarks/model_cer.py speaks held-out
-# text with them as a second set of voices no model here was trained on.
+# Festival's English voices in Debian (festvox-kdlpc16k, festvox-us-slt-hts):
+# ked is a speaker no flite voice has, and slt through HTS is a second
+# synthesizer for a flite speaker. Training only: flite's rms stays the
+# held-out speaker, so the held-out set is drawn exactly as before.
 FESTIVAL_VOICES: tuple[str, ...] = ("ked_diphone", "cmu_us_slt_arctic_hts")
 FLITE_SHARE = 0.3
+FESTIVAL_SHARE = 0.2  # of the training utterances that are not flite's
 RATE_RANGE = (0.8, 1.25)
 PITCH_RANGE = (0.7, 1.4)
 
@@ -62,6 +65,8 @@ def voice_recipe() -> dict[str, object]:
         "flite_voices": list(FLITE_VOICES),
         "heldout_flite_voices": list(HELDOUT_FLITE_VOICES),
         "flite_share": FLITE_SHARE,
+        "festival_voices": list(FESTIVAL_VOICES),
+        "festival_share": FESTIVAL_SHARE,
         "rate_range": list(RATE_RANGE),
         "pitch_range": list(PITCH_RANGE),
     }
@@ -111,6 +116,14 @@ def _to_int16(x: np.ndarray) -> np.ndarray:
     return np.clip(np.round(x), -32768, 32767).astype(np.int16)
 
 
+def _ked_intonation(voice: Voice) -> str:
+    # ked_diphone's own int_lr_params, with the target mean scaled by the pitch.
+    return (
+        f"(set! int_lr_params '((target_f0_mean {105.0 * voice.pitch:.1f}) (target_f0_std 15)"
+        " (model_f0_mean 170) (model_f0_std 34)))"
+    )
+
+
 def _flite_f0(voice: Voice) -> float:
     # flite's pitch target is in Hz; its one female voice sits higher.
     return (170.0 if voice.voice == "slt" else 105.0) * voice.pitch
@@ -157,10 +170,12 @@ def synthesize(text: str, voice: Voice) -> np.ndarray:
             # Text goes through a file, never the command line or a Scheme string.
             txt, wav = Path(tmp) / "in.txt", Path(tmp) / "out.wav"
             txt.write_text(text + "\n", encoding="utf-8")
+            pitch = ["-eval", _ked_intonation(voice)] if voice.voice == "ked_diphone" else []
             subprocess.run(
                 [
                     _program("text2wave"),
                     "-eval", f"(voice_{voice.voice})",
+                    *pitch,
                     "-eval", f"(Parameter.set 'Duration_Stretch {1.0 / voice.rate:.3f})",
                     "-scale", "0.6",  # ked_diphone peaks at full scale
                     str(txt),
@@ -186,6 +201,9 @@ def random_voice(
             else tuple(v for v in FLITE_VOICES if v not in HELDOUT_FLITE_VOICES)
         )
         return Voice("flite", str(rng.choice(pool)), "", rate, pitch)
+    # The held-out set draws nothing here, so it is the same set as before festival.
+    if not heldout and rng.random() < FESTIVAL_SHARE:
+        return Voice("festival", str(rng.choice(FESTIVAL_VOICES)), "", rate, pitch)
     variants = (
         HELDOUT_ESPEAK_VARIANTS
         if heldout

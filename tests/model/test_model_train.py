@@ -79,6 +79,8 @@ def test_killed_run_resumes_from_saved_step(tmp_path: Path) -> None:
     assert steps == [2, 4]  # logged every step-10 multiple or at the end: 2 then 4, no repeat
     model = load_model(tmp_path / "export")
     assert model.info.model_version.startswith("galvasr-tiny-")
+    curve = (tmp_path / "export" / "learning_curve.jsonl").read_text()
+    assert curve == (tmp_path / "work" / "log.jsonl").read_text()
 
 
 def test_a_cache_built_under_another_recipe_is_refused(

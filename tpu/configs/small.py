@@ -1,9 +1,8 @@
 """galvasr-small: the committed acoustic model.
 
-Run (on a 2-core CPU: about 5 minutes of synthesis, then 0.69 s a step when
-the machine is otherwise idle: about 1 h 33 min in all; the committed model
-took 89 min 9 s for its 7,500 steps with most of the synthesis cached, see
-its model card)::
+Run (on a 2-core CPU from nothing: 12 minutes of synthesis, then 0.66 s a
+step when the machine is otherwise idle; the committed model took 101 min
+22 s for the whole command, see its model card)::
 
     nice -n 10 .venv/bin/python -m tpu.train --config small
     # or: galvasr train --config small
@@ -44,7 +43,7 @@ class TrainConfig:
     batch_size: int = 8
     example_seconds: float = 8.0
     max_label: int = 200
-    num_steps: int = 7500
+    num_steps: int = 8000
     peak_lr: float = 3e-3
     warmup_steps: int = 300
     decay_fraction: float = 0.45
