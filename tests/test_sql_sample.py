@@ -4,6 +4,7 @@ figures that can be computed another way checked against the tables' rows."""
 from __future__ import annotations
 
 from collections import Counter
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pytest
@@ -33,8 +34,16 @@ def test_hours_per_license_equal_the_segments_rows(spark, mini_run: Path):
     for s in segments:
         expected[s["license"]] += s["duration_ms"]
     rows = _query(spark, mini_run, Path("sql/hours_per_license.sql"))
-    got = {r["license"]: float(r["hours"]) for r in rows}
-    assert got == {k: round(v / 3_600_000, 4) for k, v in expected.items()}
+    got = {r["license"]: r["hours"] for r in rows}
+    assert got == {k: _spark_hours(v) for k, v in expected.items()}
+
+
+def _spark_hours(duration_ms: int) -> Decimal:
+    """``round(sum(ms) / 3600000.0, 4)`` as Spark computes it: ``3600000.0`` is a decimal
+    literal, so the quotient is a decimal of scale 9 and both steps round half up (Python's
+    float ``round`` rounds half to even and missed 0.04085 -> 0.0409)."""
+    quotient = (Decimal(duration_ms) / Decimal(3_600_000)).quantize(Decimal("1e-9"), ROUND_HALF_UP)
+    return quotient.quantize(Decimal("1e-4"), ROUND_HALF_UP)
 
 
 def test_rejects_by_stage_and_reason_equal_the_rejects_rows(spark, mini_run: Path):
