@@ -31,17 +31,13 @@ from galvasr.model.synth import (  # noqa: E402
     SynthesizerMissing,
     Voice,
     synthesize,
-    voice_recipe,
 )
 from galvasr.model.trainset import (  # noqa: E402
     Utterances,
     build_cache,
-    build_shard,  # noqa: E402
     load_cache,
     write_shard,
 )
-from galvasr.model.vocab import DEFAULT_VOCAB  # noqa: E402
-from galvasr.textsource import sentences  # noqa: E402
 from tpu.configs.small import get_config  # noqa: E402
 
 
@@ -128,20 +124,16 @@ def gap(model_path: Path, count: int = 150) -> dict[str, object]:
     what it cannot do with voices it never heard.
     """
     c = get_config()
-    pool = sentences(c.heldout_books)
-    rng = np.random.default_rng(c.seed + 2)
-    folder = Path(c.cache_dir) / "heldout-text-train-voices"
-    # The training voices change with the recipe: a shard made under another is rebuilt.
-    recipe = json.dumps({"voices": voice_recipe(), "count": count, "seed": c.seed + 2})
-    stamp = folder / "recipe.json"
-    if not stamp.exists() or stamp.read_text() != recipe:
-        (folder / "shard-00000.npz").unlink(missing_ok=True)
-    if not (folder / "shard-00000.npz").exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        texts = [pool[i] for i in rng.permutation(len(pool))[:count]]
-        build_shard(folder / "shard-00000.npz", texts, c.seed + 2, False,
-                    int(c.max_utterance_seconds * 16_000), DEFAULT_VOCAB)  # fmt: skip
-        stamp.write_text(recipe)
+    # build_cache checks the folder's recipe: a change of training voices refuses it.
+    folder = build_cache(
+        Path(c.cache_dir) / "heldout-text-train-voices",
+        c.heldout_books,
+        count,
+        heldout=False,
+        seed=c.seed + 2,
+        max_seconds=c.max_utterance_seconds,
+        workers=c.synth_workers,
+    )
     model = load_model(model_path)
     sets = {
         "train": load_cache(Path(c.cache_dir) / "train"),

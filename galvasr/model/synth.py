@@ -188,13 +188,15 @@ def synthesize(text: str, voice: Voice) -> np.ndarray:
     raise ValueError(f"unknown engine {voice.engine!r}")
 
 
-def random_voice(
-    rng: np.random.Generator, heldout: bool, flite_share: float = FLITE_SHARE
-) -> Voice:
-    """A voice from the training or the held-out set of variants."""
+def random_voice(rng: np.random.Generator, heldout: bool) -> Voice:
+    """A voice from the training or the held-out set of variants.
+
+    The shares are module constants, not arguments: ``voice_recipe`` records
+    them, and a cache's recipe must say how its voices were drawn.
+    """
     rate = float(rng.uniform(*RATE_RANGE))
     pitch = float(rng.uniform(*PITCH_RANGE))
-    if rng.random() < flite_share:
+    if rng.random() < FLITE_SHARE:
         pool = (
             HELDOUT_FLITE_VOICES
             if heldout
