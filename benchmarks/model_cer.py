@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from galvasr.model import DEFAULT_MODEL, LoadedModel, greedy_decode_batch, load_model  # noqa: E402
 from galvasr.model.synth import (  # noqa: E402
     FESTIVAL_VOICES,
+    PIPER_VOICES,
     SynthesizerMissing,
     Voice,
     synthesize,
@@ -106,7 +107,8 @@ def measure(model_path: Path) -> dict[str, object]:
             "examples": [{"ref": r, "hyp": h} for r, h in list(zip(refs, hyps, strict=True))[:3]],
         }
     result["gap"] = gap(model_path)
-    result["festival"] = festival(model_path, utts)
+    result["festival"] = other_engines(model_path, utts, "festival", FESTIVAL_VOICES)
+    result["piper"] = other_engines(model_path, utts, "piper", tuple(sorted(PIPER_VOICES)))
     f32 = result["float32"]["cer"]  # type: ignore[index]
     bf16 = result["bfloat16"]["cer"]  # type: ignore[index]
     result["bfloat16_cer_cost"] = round(bf16 - f32, 4)
@@ -150,22 +152,25 @@ def gap(model_path: Path, count: int = 150) -> dict[str, object]:
     return out
 
 
-def festival(model_path: Path, heldout: Utterances, count: int = 60) -> dict[str, object]:
-    """float32 CER on the first ``count`` held-out sentences spoken by each festival voice.
+def other_engines(
+    model_path: Path, heldout: Utterances, engine: str, voices: tuple[str, ...], count: int = 60
+) -> dict[str, object]:
+    """float32 CER on the first ``count`` held-out sentences spoken by each voice of ``engine``.
 
-    Training now draws these voices too (``synth.FESTIVAL_SHARE``; ked is a
-    speaker only festival has), so for models trained since, this is held-out
+    For festival and piper. Training draws these voices too
+    (``synth.FESTIVAL_SHARE``, ``synth.PIPER_SHARE``; ked and joe are
+    speakers only they have), so for models trained since, this is held-out
     text by training voices; for older models, voices never heard. Cached in
-    ``.cache/train/heldout-festival``.
+    ``.cache/train/heldout-<engine>``.
     """
     c = get_config()
-    folder = Path(c.cache_dir) / "heldout-festival"
+    folder = Path(c.cache_dir) / f"heldout-{engine}"
     folder.mkdir(parents=True, exist_ok=True)
     model = load_model(model_path)
     texts = heldout.texts[:count]
     out: dict[str, object] = {"utterances": len(texts)}
-    for name in FESTIVAL_VOICES:
-        voice = Voice("festival", name)
+    for name in voices:
+        voice = Voice(engine, name)
         shard = folder / name / "shard-00000.npz"
         if not shard.exists():
             try:

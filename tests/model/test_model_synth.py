@@ -12,7 +12,9 @@ from galvasr.model.synth import (
     FESTIVAL_VOICES,
     HELDOUT_ESPEAK_VARIANTS,
     HELDOUT_FLITE_VOICES,
+    PIPER_VOICES,
     Voice,
+    piper_phoneme_ids,
     random_voice,
     synthesize,
 )
@@ -66,14 +68,49 @@ def test_pitch_moves_ked_f0() -> None:
     assert high > 1.4 * low
 
 
-def test_training_draws_festival_and_the_heldout_set_never_does(
+def test_piper_phoneme_ids_pad_every_phoneme_and_join_clauses() -> None:
+    ids = {"^": 1, "$": 2, "_": 0, " ": 3, ",": 4, ".": 5, "a": 10, "b": 11, "ˈ": 12}
+    # Two clauses (espeak-ng prints one a line); "x" is unknown to the voice.
+    out = piper_phoneme_ids("ˈab\n\n xa \n", ids)
+    assert out == [1, 0, 12, 0, 10, 0, 11, 0, 4, 0, 3, 0, 10, 0, 5, 0, 2]
+    assert piper_phoneme_ids("", ids) == [1, 0, 5, 0, 2]
+
+
+@pytest.mark.parametrize("voice", sorted(PIPER_VOICES))
+def test_piper_voices_speak_at_16_khz_and_follow_the_rate(voice: str) -> None:
+    text = "The fig tree putteth forth her green figs."
+    pcm = synthesize(text, Voice("piper", voice))
+    assert pcm.dtype == np.int16
+    assert 1.0 < len(pcm) / 16_000 < 6.0
+    assert 1000 < int(np.abs(pcm.astype(np.int32)).max()) < 32767
+    slow = synthesize(text, Voice("piper", voice, rate=0.8))
+    fast = synthesize(text, Voice("piper", voice, rate=1.25))
+    assert len(slow) > 1.3 * len(fast)
+
+
+def test_a_piper_model_with_other_weights_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    name = sorted(PIPER_VOICES)[0]
+    module, _ = PIPER_VOICES[name]
+    monkeypatch.setitem(synth.PIPER_VOICES, name, (module, "0" * 64))
+    synth._piper_voice.cache_clear()
+    try:
+        with pytest.raises(synth.SynthesizerMissing, match="not the pinned"):
+            synthesize("hello", Voice("piper", name))
+    finally:
+        synth._piper_voice.cache_clear()
+    with pytest.raises(ValueError, match="unknown piper voice"):
+        synthesize("hello", Voice("piper", "../../etc/passwd"))
+
+
+def test_training_draws_festival_and_piper_and_the_heldout_set_never_does(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     rng = np.random.default_rng(7)
     train = [random_voice(rng, heldout=False) for _ in range(3000)]
     engines = {v.engine for v in train}
-    assert engines == {"espeak-ng", "flite", "festival"}
+    assert engines == {"espeak-ng", "flite", "festival", "piper"}
     assert {v.voice for v in train if v.engine == "festival"} == set(FESTIVAL_VOICES)
+    assert {v.voice for v in train if v.engine == "piper"} == set(PIPER_VOICES)
     assert not any(v.voice in HELDOUT_FLITE_VOICES for v in train if v.engine == "flite")
     assert not any(v.variant in HELDOUT_ESPEAK_VARIANTS for v in train)
 
@@ -83,6 +120,17 @@ def test_training_draws_festival_and_the_heldout_set_never_does(
 
     with_festival = heldout()
     assert {v.engine for v in with_festival} == {"espeak-ng", "flite"}
-    # The held-out set is the one measured before festival joined training.
+    # The held-out set is the one measured before festival and piper joined training.
     monkeypatch.setattr(synth, "FESTIVAL_SHARE", 0.0)
+    monkeypatch.setattr(synth, "PIPER_SHARE", 0.0)
     assert heldout() == with_festival
+
+
+@pytest.mark.parametrize("voice", [Voice("espeak-ng", "en-us"), Voice("piper", "joe")])
+def test_text_that_looks_like_an_option_is_spoken(
+    voice: Voice, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    pcm = synthesize("-w pwned.wav", voice)
+    assert len(pcm) > 8_000  # spoken ("double-u pwned dot wav"), not swallowed as -w
+    assert list(tmp_path.iterdir()) == []
