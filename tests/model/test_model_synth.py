@@ -105,8 +105,19 @@ def test_a_piper_model_with_other_weights_is_refused(monkeypatch: pytest.MonkeyP
 def test_training_draws_festival_and_piper_and_the_heldout_set_never_does(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    rng = np.random.default_rng(7)
-    train = [random_voice(rng, heldout=False) for _ in range(3000)]
+    def training(n: int = 3000) -> list[Voice]:
+        rng = np.random.default_rng(7)
+        return [random_voice(rng, heldout=False) for _ in range(n)]
+
+    if synth.PIPER_SHARE == 0:
+        # Off by default; a zero share must not consume a draw either.
+        without_piper = training()
+        monkeypatch.setattr(synth, "PIPER_SHARE", 0.2)
+        train = training()
+        monkeypatch.setattr(synth, "PIPER_SHARE", 0.0)
+        assert {v.engine for v in without_piper} == {"espeak-ng", "flite", "festival"}
+    else:
+        train = training()
     engines = {v.engine for v in train}
     assert engines == {"espeak-ng", "flite", "festival", "piper"}
     assert {v.voice for v in train if v.engine == "festival"} == set(FESTIVAL_VOICES)
