@@ -96,8 +96,8 @@ def measure(model_path: Path) -> dict[str, object]:
         "heldout_seconds": round(utts.seconds, 1),
         "engines": {e: engines.count(e) for e in sorted(set(engines))},
     }
-    for precision in ("float32", "bfloat16"):
-        model = load_model(model_path, precision=precision)
+    models = {p: load_model(model_path, precision=p) for p in ("float32", "bfloat16")}
+    for precision, model in models.items():
         result["model_version"] = model.info.model_version
         t = time.time()
         hyps = transcribe(model, utts)
@@ -106,16 +106,17 @@ def measure(model_path: Path) -> dict[str, object]:
             "wall_seconds": round(time.time() - t, 1),
             "examples": [{"ref": r, "hyp": h} for r, h in list(zip(refs, hyps, strict=True))[:3]],
         }
-    result["gap"] = gap(model_path)
-    result["festival"] = other_engines(model_path, utts, "festival", FESTIVAL_VOICES)
-    result["piper"] = other_engines(model_path, utts, "piper", tuple(sorted(PIPER_VOICES)))
+    f32_model = models["float32"]
+    result["gap"] = gap(f32_model)
+    result["festival"] = other_engines(f32_model, utts, "festival", FESTIVAL_VOICES)
+    result["piper"] = other_engines(f32_model, utts, "piper", tuple(sorted(PIPER_VOICES)))
     f32 = result["float32"]["cer"]  # type: ignore[index]
     bf16 = result["bfloat16"]["cer"]  # type: ignore[index]
     result["bfloat16_cer_cost"] = round(bf16 - f32, 4)
     return result
 
 
-def gap(model_path: Path, count: int = 150) -> dict[str, object]:
+def gap(model: LoadedModel, count: int = 150) -> dict[str, object]:
     """float32 CER on three sets, to tell what the held-out error comes from.
 
     ``train``: the first ``count`` training utterances (text and voices seen);
@@ -136,7 +137,6 @@ def gap(model_path: Path, count: int = 150) -> dict[str, object]:
         max_seconds=c.max_utterance_seconds,
         workers=c.synth_workers,
     )
-    model = load_model(model_path)
     sets = {
         "train": load_cache(Path(c.cache_dir) / "train"),
         "heldout_text_train_voices": load_cache(folder),
@@ -153,7 +153,7 @@ def gap(model_path: Path, count: int = 150) -> dict[str, object]:
 
 
 def other_engines(
-    model_path: Path, heldout: Utterances, engine: str, voices: tuple[str, ...], count: int = 60
+    model: LoadedModel, heldout: Utterances, engine: str, voices: tuple[str, ...], count: int = 60
 ) -> dict[str, object]:
     """float32 CER on the first ``count`` held-out sentences spoken by each voice of ``engine``.
 
@@ -166,7 +166,6 @@ def other_engines(
     c = get_config()
     folder = Path(c.cache_dir) / f"heldout-{engine}"
     folder.mkdir(parents=True, exist_ok=True)
-    model = load_model(model_path)
     texts = heldout.texts[:count]
     out: dict[str, object] = {"utterances": len(texts)}
     for name in voices:

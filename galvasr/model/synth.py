@@ -168,7 +168,8 @@ def _piper_voice(name: str) -> tuple[object, dict[str, int], str, int]:
             f"piper voice {name!r} needs {e.name}: pip install -e '.[train]'"
         ) from e
     onnx_path, config_path = Path(package.model_path()), Path(package.config_path())
-    digest = hashlib.sha256(onnx_path.read_bytes()).hexdigest()
+    onnx = onnx_path.read_bytes()  # hashed and loaded from the same bytes
+    digest = hashlib.sha256(onnx).hexdigest()
     if digest != sha256:
         raise SynthesizerMissing(
             f"{onnx_path} has sha256 {digest}, not the pinned {sha256}: another voice model"
@@ -178,7 +179,7 @@ def _piper_voice(name: str) -> tuple[object, dict[str, int], str, int]:
     # Synthesis runs one process per core already.
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
-    session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(onnx, options, providers=["CPUExecutionProvider"])
     ids = {ph: int(v[0]) for ph, v in config["phoneme_id_map"].items()}
     return session, ids, str(config["espeak"]["voice"]), int(config["audio"]["sample_rate"])
 
@@ -284,6 +285,12 @@ def synthesize(text: str, voice: Voice) -> np.ndarray:
     raise ValueError(f"unknown engine {voice.engine!r}")
 
 
+def _drawn(rng: np.random.Generator, share: float) -> bool:
+    # A zero share draws nothing, so turning an engine off leaves the others'
+    # draws (and a cache built before the engine joined) exactly as they were.
+    return share > 0 and rng.random() < share
+
+
 def random_voice(rng: np.random.Generator, heldout: bool) -> Voice:
     """A voice from the training or the held-out set of variants.
 
@@ -292,7 +299,7 @@ def random_voice(rng: np.random.Generator, heldout: bool) -> Voice:
     """
     rate = float(rng.uniform(*RATE_RANGE))
     pitch = float(rng.uniform(*PITCH_RANGE))
-    if rng.random() < FLITE_SHARE:
+    if _drawn(rng, FLITE_SHARE):
         pool = (
             HELDOUT_FLITE_VOICES
             if heldout
@@ -300,10 +307,9 @@ def random_voice(rng: np.random.Generator, heldout: bool) -> Voice:
         )
         return Voice("flite", str(rng.choice(pool)), "", rate, pitch)
     # The held-out set draws nothing here, so it is the same set as before festival and piper.
-    if not heldout and rng.random() < FESTIVAL_SHARE:
+    if not heldout and _drawn(rng, FESTIVAL_SHARE):
         return Voice("festival", str(rng.choice(FESTIVAL_VOICES)), "", rate, pitch)
-    # A zero share draws nothing, so the training voices are the ones drawn before piper.
-    if not heldout and PIPER_SHARE > 0 and rng.random() < PIPER_SHARE:
+    if not heldout and _drawn(rng, PIPER_SHARE):
         # Piper has no pitch control; the batches' vocal-tract warp varies it.
         return Voice("piper", str(rng.choice(sorted(PIPER_VOICES))), "", rate, 1.0)
     variants = (

@@ -109,15 +109,10 @@ def test_training_draws_festival_and_piper_and_the_heldout_set_never_does(
         rng = np.random.default_rng(7)
         return [random_voice(rng, heldout=False) for _ in range(n)]
 
-    if synth.PIPER_SHARE == 0:
-        # Off by default; a zero share must not consume a draw either.
-        without_piper = training()
-        monkeypatch.setattr(synth, "PIPER_SHARE", 0.2)
-        train = training()
-        monkeypatch.setattr(synth, "PIPER_SHARE", 0.0)
-        assert {v.engine for v in without_piper} == {"espeak-ng", "flite", "festival"}
-    else:
-        train = training()
+    monkeypatch.setattr(synth, "PIPER_SHARE", 0.0)
+    assert {v.engine for v in training()} == {"espeak-ng", "flite", "festival"}
+    monkeypatch.setattr(synth, "PIPER_SHARE", 0.2)
+    train = training()
     engines = {v.engine for v in train}
     assert engines == {"espeak-ng", "flite", "festival", "piper"}
     assert {v.voice for v in train if v.engine == "festival"} == set(FESTIVAL_VOICES)
