@@ -208,8 +208,10 @@ def _piper(text: str, voice: Voice) -> np.ndarray:
         input=text, capture_output=True, check=True, text=True,
     ).stdout  # fmt: skip
     phoneme_ids = piper_phoneme_ids(ipa, ids)
-    # The voice's own noise scales (its .onnx.json); the length scale sets the rate.
-    scales = np.array([0.667, 1.0 / voice.rate, 0.8], np.float32)
+    # No noise: the graph's random ops take no seed, so with the voice's own
+    # noise scales (0.667, 0.8) the same call gave other audio each time, and a
+    # cache must be the same when rebuilt. The length scale sets the rate.
+    scales = np.array([0.0, 1.0 / voice.rate, 0.0], np.float32)
     audio = session.run(  # type: ignore[attr-defined]
         None,
         {

@@ -140,3 +140,9 @@ def test_text_that_looks_like_an_option_is_spoken(
     pcm = synthesize("-w pwned.wav", voice)
     assert len(pcm) > 8_000  # spoken ("double-u pwned dot wav"), not swallowed as -w
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("voice", [Voice("espeak-ng", "en-us", "m1"), Voice("piper", "joe")])
+def test_the_same_call_gives_the_same_audio(voice: Voice) -> None:
+    text = "Many waters cannot quench love."
+    assert np.array_equal(synthesize(text, voice), synthesize(text, voice))
