@@ -43,60 +43,13 @@ class ConvCTCConfig:
         return asdict(self)
 
 
-def _shift_add(x: jnp.ndarray, taps: jnp.ndarray, left: int) -> jnp.ndarray:
-    """``out[:, t] = sum_i x[:, t + i - left] * taps[i]``, zero outside ``x``."""
-    k, steps = taps.shape[0], x.shape[1]
-    padded = jnp.pad(x, ((0, 0), (left, k - 1 - left), (0, 0)))
-    out = padded[:, :steps] * taps[0]
-    for i in range(1, k):
-        out = out + padded[:, i : i + steps] * taps[i]
-    return out
-
-
-@jax.custom_vjp
-def depthwise_conv1d(x: jnp.ndarray, taps: jnp.ndarray) -> jnp.ndarray:
-    """Depthwise SAME convolution of ``x [B, T, C]`` with ``taps [k, C]`` (no bias)."""
-    # SAME as XLA pads it: an even kernel has one more tap after the centre.
-    return _shift_add(x, taps, (taps.shape[0] - 1) // 2)
-
-
-def _depthwise_fwd(x: jnp.ndarray, taps: jnp.ndarray) -> tuple[jnp.ndarray, Any]:
-    return depthwise_conv1d(x, taps), (x, taps)
-
-
-def _depthwise_bwd(res: Any, grad: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
-    x, taps = res
-    k, steps = taps.shape[0], x.shape[1]
-    left = (k - 1) // 2
-    # d/dx: the same shift-and-add with the taps reversed.
-    dx = _shift_add(grad, taps[::-1], k - 1 - left)
-    # d/dtaps[i] = sum over batch and time of x[t + i - left] * grad[t]: a
-    # cross-correlation at k lags. As k shifted products summed over batch and
-    # time, it was most of the block's backward pass on CPU (XLA reduces over
-    # the leading axes slowly); through the FFT it is 2x faster.
-    f32 = jnp.float32
-    padded = jnp.pad(x.astype(f32), ((0, 0), (left, k - 1 - left), (0, 0)))
-    n = 1 << (padded.shape[1] + steps - 1).bit_length()
-    spectrum = jnp.sum(
-        jnp.fft.rfft(padded, n=n, axis=1) * jnp.conj(jnp.fft.rfft(grad.astype(f32), n=n, axis=1)),
-        axis=0,
-    )
-    dtaps = jnp.fft.irfft(spectrum, n=n, axis=0)[:k]
-    return dx, dtaps.astype(taps.dtype)
-
-
-depthwise_conv1d.defvjp(_depthwise_fwd, _depthwise_bwd)
-
-
 class DepthwiseConv1D(nn.Module):
     """``nn.Conv(features, (k,), feature_group_count=features)`` with SAME padding, as k shifted
     multiply-adds.
 
     Same parameters (``kernel [k, 1, C]``, ``bias [C]``) and the same result as
     ``nn.Conv``, but XLA's CPU backend runs a grouped convolution as a generic
-    one: this form is 3x faster forward and 2x faster to train on CPU. Its
-    gradient is written out (``depthwise_conv1d``), which makes a training
-    step a further 12 % faster.
+    one: this form is 3x faster forward and 2x faster to train on CPU.
     """
 
     features: int
@@ -107,7 +60,14 @@ class DepthwiseConv1D(nn.Module):
         k = self.kernel_size
         kernel = self.param("kernel", nn.initializers.lecun_normal(), (k, 1, self.features))
         bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
-        return depthwise_conv1d(x, kernel[:, 0].astype(x.dtype)) + bias.astype(x.dtype)
+        kernel, bias = kernel.astype(x.dtype), bias.astype(x.dtype)
+        steps = x.shape[1]
+        # SAME as XLA pads it: an even kernel has one more tap after the centre.
+        padded = jnp.pad(x, ((0, 0), ((k - 1) // 2, k // 2), (0, 0)))
+        out = padded[:, :steps] * kernel[0, 0]
+        for i in range(1, k):
+            out = out + padded[:, i : i + steps] * kernel[i, 0]
+        return out + bias
 
 
 class SubsampleConv1D(nn.Module):
