@@ -25,7 +25,7 @@ def test_depthwise_equals_grouped_nn_conv(kernel_size: int) -> None:
     np.testing.assert_allclose(
         ours.apply(params, x), flax_conv.apply(params, x), rtol=1e-5, atol=1e-5
     )
-    # Both gradients, the written-out one (FFT for the kernel) against autodiff's.
+    # Gradients with respect to the parameters and the input.
     grads = jax.grad(lambda p, v: jnp.sum(ours.apply(p, v) ** 2), argnums=(0, 1))(params, x)
     flax_grads = jax.grad(lambda p, v: jnp.sum(flax_conv.apply(p, v) ** 2), argnums=(0, 1))(
         params, x
