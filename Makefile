@@ -11,6 +11,6 @@ run: setup
 
 test: setup
 	.venv/bin/ruff check .
-	.venv/bin/ruff format --check galvasr jobs tpu tests benchmarks
+	.venv/bin/ruff format --check galvasr jobs accel tests benchmarks
 	.venv/bin/mypy
 	.venv/bin/pytest

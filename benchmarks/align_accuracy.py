@@ -45,8 +45,8 @@ import pyarrow.parquet as pq
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from galvasr.model.normalize import to_alphabet  # noqa: E402
 from galvasr.model.vocab import DEFAULT_VOCAB  # noqa: E402
-from galvasr.normalize import to_alphabet  # noqa: E402
 
 TARGETS = {"median_abs_error_ms": 60, "p95_abs_error_ms": 200, "precision": 0.99, "recall": 0.85}
 
@@ -248,7 +248,7 @@ def write_oracle_logits(
     heard as another letter) make the oracle more like a real model.
     """
     from galvasr import quantize
-    from galvasr.align_stage import Contract
+    from galvasr.align.stage import Contract
     from galvasr.schemas import LOGITS, LogitsRow
     from galvasr.tables import write_table
     from tests.align_oracle import log_softmax
@@ -315,7 +315,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "bench" / "align_accuracy.json")
     args = parser.parse_args()
     if args.align or args.oracle:
-        from galvasr.align_stage import load_contract, run_align
+        from galvasr.align.stage import load_contract, run_align
         from galvasr.config import load_config
         from galvasr.spark import get_spark
 

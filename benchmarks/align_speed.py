@@ -45,9 +45,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from galvasr import quantize  # noqa: E402
-from galvasr.align_stage import Contract, _file_batches, output_schema  # noqa: E402
+from galvasr.align.stage import Contract, _file_batches, output_schema  # noqa: E402
 from galvasr.config import AlignConfig  # noqa: E402
-from galvasr.normalize import to_alphabet  # noqa: E402
+from galvasr.model.normalize import to_alphabet  # noqa: E402
 from tests.align_oracle import cut_windows, speak  # noqa: E402
 
 STRIDE = 320
@@ -65,8 +65,8 @@ FILE_MINUTES = 5.0
 
 @functools.cache
 def _pool() -> tuple[str, ...]:
-    from galvasr.textsource import CORPUS_BOOKS
-    from galvasr.textsource import sentences as kjv
+    from galvasr.synth.textsource import CORPUS_BOOKS
+    from galvasr.synth.textsource import sentences as kjv
 
     normalized = (to_alphabet(s, CONTRACT) for s in kjv(CORPUS_BOOKS))
     return tuple(s for s in normalized if 10 <= len(s) <= 200)

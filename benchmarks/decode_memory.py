@@ -37,7 +37,7 @@ def _status_kb(field: str) -> int:
 def child(corpus: str) -> dict[str, object]:
     """Decode ``items/long/long.mp3`` of ``corpus`` as a worker would; measure."""
     from galvasr.config import DecodeConfig
-    from galvasr.decode import DecodePlan, decode_file
+    from galvasr.decode.stage import DecodePlan, decode_file
     from galvasr.schemas import AudioRow, ChunkRow, RejectRow
     from galvasr.storage import open_store
 

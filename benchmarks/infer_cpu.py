@@ -34,16 +34,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import jax  # noqa: E402
 
 from galvasr.config import load_config, parse_overrides  # noqa: E402
-from galvasr.infer import CHUNKS_PREFIX, find_shards  # noqa: E402
+from galvasr.infer.engine import run_infer  # noqa: E402
+from galvasr.infer.shards import CHUNKS_PREFIX, find_shards  # noqa: E402
 from galvasr.model import DEFAULT_MODEL  # noqa: E402
 from galvasr.storage import open_store  # noqa: E402
-from tpu.infer import run_infer  # noqa: E402
 
 
 def build_chunks(corpus: Path, root: Path) -> dict[str, Any]:
     """Ingest and decode ``corpus`` into ``root`` with local Spark; the two stages' summaries."""
-    from galvasr.decode import run_decode
-    from galvasr.ingest import run_ingest
+    from galvasr.decode.stage import run_decode
+    from galvasr.ingest.stage import run_ingest
     from galvasr.spark import get_spark
 
     config = load_config()
@@ -64,9 +64,9 @@ def random_small_model(folder: Path) -> Path:
     import jax.numpy as jnp
 
     from galvasr.model.checkpoint import save_model
+    from galvasr.model.configs.small import TrainConfig
     from galvasr.model.convctc import ConvCTC
     from galvasr.model.vocab import DEFAULT_VOCAB
-    from tpu.configs.small import TrainConfig
 
     config = TrainConfig().model
     params = ConvCTC(config).init(

@@ -42,10 +42,10 @@ import pyarrow as pa
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from galvasr import quantize  # noqa: E402
-from galvasr.align import AlignedCue, Cue, FrameClock, align_cues  # noqa: E402
+from galvasr.align.ctc import AlignedCue, Cue, FrameClock, align_cues  # noqa: E402
 from galvasr.config import AlignConfig  # noqa: E402
 from galvasr.model import DEFAULT_MODEL, DEFAULT_VOCAB  # noqa: E402
-from galvasr.normalize import to_alphabet  # noqa: E402
+from galvasr.model.normalize import to_alphabet  # noqa: E402
 
 FRAME_STRIDE_SAMPLES = 320
 SAMPLE_RATE = 16_000
@@ -178,7 +178,7 @@ def model_files(
     corpus: Path, model_path: Path, truth: dict[tuple[str, str], list[dict[str, Any]]]
 ) -> list[tuple[np.ndarray, list[Cue], dict[int, float]]]:
     from benchmarks.model_alignment import file_logprobs
-    from galvasr.audio import DecodeFailure, decode_pcm16k
+    from galvasr.decode.audio import DecodeFailure, decode_pcm16k
     from galvasr.model import load_model
 
     model = load_model(model_path)

@@ -34,7 +34,7 @@ from ctc_segmentation import (  # noqa: E402
     prepare_text,
 )
 
-from galvasr.audio import DecodeFailure, decode_pcm16k  # noqa: E402
+from galvasr.decode.audio import DecodeFailure, decode_pcm16k  # noqa: E402
 from galvasr.model import DEFAULT_MODEL, LoadedModel, load_model  # noqa: E402
 
 BUCKET_SAMPLES = 16_000 * 30  # pad files to whole 30 s: few compiled shapes

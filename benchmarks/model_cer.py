@@ -26,6 +26,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from galvasr.model import DEFAULT_MODEL, LoadedModel, greedy_decode_batch, load_model  # noqa: E402
+from galvasr.model.configs.small import get_config  # noqa: E402
 from galvasr.model.synth import (  # noqa: E402
     FESTIVAL_VOICES,
     PIPER_VOICES,
@@ -39,7 +40,6 @@ from galvasr.model.trainset import (  # noqa: E402
     load_cache,
     write_shard,
 )
-from tpu.configs.small import get_config  # noqa: E402
 
 
 def heldout_set() -> Utterances:

@@ -24,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from galvasr import audio
-from galvasr.buckets import PaddingReport, bucket_for, plan_windows
 from galvasr.config import load_config
-from galvasr.decode import DecodePlan
+from galvasr.decode import audio
+from galvasr.decode.buckets import PaddingReport, bucket_for, plan_windows
+from galvasr.decode.stage import DecodePlan
 from galvasr.schemas import SAMPLE_RATE
 
 AUDIO_SUFFIXES = {".mp3", ".flac", ".ogg", ".opus", ".wav", ".m4a", ".mp4", ".aac", ".webm"}

@@ -6,18 +6,20 @@ into the library; the logic stays in the modules it belongs to.
 
 from __future__ import annotations
 
+import inspect
+import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
 from galvasr import __version__
+from galvasr.registry import DEFAULT_ROOT, SAMPLE_CORPUS, STAGES, Stage
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
-
-    from galvasr.config import Config
+    pass
 
 app = typer.Typer(
     help="Build speech recognition training sets from public audio with subtitles.",
@@ -26,14 +28,18 @@ app = typer.Typer(
 )
 console = Console(stderr=True)
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-SAMPLE_CORPUS = REPO_ROOT / "data" / "sample"
 
 # The options every stage command shares.
 CorpusOption = Annotated[str, typer.Option(help="Corpus root: a folder or gs://bucket/prefix.")]
 RootOption = Annotated[str, typer.Option(help="Run root: a folder or gs://bucket/prefix.")]
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="TOML config; unset keys keep defaults.")
+]
+ModelOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Acoustic model checkpoint folder [default: infer.model, or the bundled one]."
+    ),
 ]
 SetOption = Annotated[
     list[str] | None,
@@ -89,129 +95,65 @@ def train(
     ),
 ) -> None:
     """Train galvasr's acoustic model from synthetic speech (resumes after a kill)."""
-    from tpu.train import get_config
-    from tpu.train import train as run_training
+    from galvasr.model.train import get_config
+    from galvasr.model.train import train as run_training
 
     run_training(get_config(config), console=console)
 
 
-def _config_and_spark(
-    app_name: str, config: Path | None, set_: list[str] | None
-) -> tuple[Config, SparkSession]:
-    """(Config, SparkSession) for a one-stage command."""
-    from galvasr.config import load_config, parse_overrides
-    from galvasr.spark import get_spark
+def _stage_command(spec: Stage) -> Callable[..., None]:
+    """``galvasr <stage>``, built from the registry: the flags of ``jobs/<stage>.py``."""
+    params = []
+    if spec.reads_corpus:
+        params.append(_param("corpus", CorpusOption, str(SAMPLE_CORPUS)))
+    params += [
+        _param("root", RootOption, DEFAULT_ROOT),
+        _param("config", ConfigOption, None),
+        _param("set_", SetOption, None),
+    ]
+    if spec.needs_model:
+        params.append(_param("model", ModelOption, None))
+    for opt in spec.options:
+        if opt.type is bool:
+            flags = f"--{opt.flag}/--no-{opt.flag}"
+            kind: Any = Annotated[bool, typer.Option(flags, help=opt.help)]
+        else:
+            kind = Annotated[opt.type | None, typer.Option(f"--{opt.flag}", help=opt.help)]
+        params.append(_param(opt.key, kind, opt.default if opt.type is bool else None))
 
-    cfg = load_config(config, parse_overrides(set_ or []))
-    spark = get_spark(app_name)
-    spark.sparkContext.setLogLevel("WARN")
-    return cfg, spark
+    def command(**kwargs: Any) -> None:
+        from galvasr.registry import exit_code, make_context, run_stage
 
+        ctx = make_context(
+            spec,
+            root=kwargs["root"],
+            corpus=kwargs.get("corpus"),
+            config_file=kwargs["config"],
+            sets=kwargs["set_"] or [],
+            model=kwargs.get("model"),
+            options={opt.key: kwargs[opt.key] for opt in spec.options},
+            console=console,
+        )
+        summary = run_stage(spec, ctx)
+        print(json.dumps(summary, sort_keys=True, default=str))
+        code = exit_code(summary)
+        if code:
+            raise typer.Exit(code)
 
-@app.command()
-def ingest(
-    corpus: CorpusOption = str(SAMPLE_CORPUS),
-    root: RootOption = "runs/sample",
-    config: ConfigOption = None,
-    set_: SetOption = None,
-) -> None:
-    """Read the catalog and subtitles into catalog, transcripts, rejects (jobs/ingest.py)."""
-    from galvasr.ingest import run_ingest
-
-    cfg, spark = _config_and_spark("galvasr-ingest", config, set_)
-    summary = run_ingest(spark, corpus, root, cfg.ingest)
-    print(summary.to_json())
-
-
-@app.command()
-def decode(
-    corpus: CorpusOption = str(SAMPLE_CORPUS),
-    root: RootOption = "runs/sample",
-    config: ConfigOption = None,
-    set_: SetOption = None,
-) -> None:
-    """Decode every catalog file into bucketed 16 kHz chunks (jobs/decode.py under spark-submit)."""
-    from galvasr.decode import run_decode
-
-    cfg, spark = _config_and_spark("galvasr-decode", config, set_)
-    summary = run_decode(spark, corpus, root, cfg.decode, items_dir=cfg.ingest.items_dir)
-    print(summary.to_json())
-
-
-@app.command()
-def infer(
-    root: RootOption = "runs/sample",
-    model: Annotated[
-        str | None,
-        typer.Option(help="Acoustic model checkpoint folder (default: the bundled one)."),
-    ] = None,
-    config: ConfigOption = None,
-    set_: SetOption = None,
-    worker_id: Annotated[str | None, typer.Option(help="Name in leases and summaries.")] = None,
-    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
-) -> None:
-    """CTC log-probabilities of every chunk (tpu/infer.py); run it on any number of hosts."""
-    import json
-
-    from galvasr.config import load_config, parse_overrides
-    from tpu.infer import run_infer
-
-    cfg = load_config(config, parse_overrides(set_ or [])).infer
-    summary = run_infer(root, model, cfg, worker_id=worker_id, progress=progress, console=console)
-    print(json.dumps(summary))
-    if summary["shards_failed"]:
-        raise typer.Exit(1)
+    command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    command.__name__ = spec.name
+    command.__doc__ = spec.help
+    return command
 
 
-@app.command()
-def align(
-    root: RootOption = "runs/sample",
-    model: Annotated[
-        str | None,
-        typer.Option(
-            help="Checkpoint folder of the model that made the logits (default: bundled)."
-        ),
-    ] = None,
-    model_version: Annotated[
-        str | None, typer.Option(help="Fail unless the model is this version.")
-    ] = None,
-    config: ConfigOption = None,
-    set_: SetOption = None,
-) -> None:
-    """Align cues to the logits and cut segments (jobs/align.py under spark-submit)."""
-    from galvasr.align_stage import load_contract, run_align
-    from galvasr.config import load_config, parse_overrides
-    from galvasr.spark import get_spark
-
-    cfg = load_config(config, parse_overrides(set_ or []))
-    contract = load_contract(model or cfg.infer.model or None, model_version)
-    spark = get_spark("galvasr-align")
-    spark.sparkContext.setLogLevel("WARN")
-    print(run_align(spark, root, contract, cfg.align).to_json())
+def _param(name: str, annotation: Any, default: Any) -> inspect.Parameter:
+    return inspect.Parameter(
+        name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default
+    )
 
 
-@app.command()
-def release(
-    root: RootOption = "runs/sample",
-    name: Annotated[
-        str | None, typer.Option(help="Release name [default: release.name of the config].")
-    ] = None,
-    config: ConfigOption = None,
-    set_: SetOption = None,
-) -> None:
-    """Splits, subsets, Parquet/WebDataset/NeMo shards and the dataset card (jobs/release.py)."""
-
-    from galvasr.config import load_config, parse_overrides
-    from galvasr.release import build_release
-    from galvasr.spark import get_spark
-
-    overrides = parse_overrides(set_ or [])
-    if name:
-        overrides.setdefault("release", {})["name"] = name
-    cfg = load_config(config, overrides)
-    spark = get_spark("galvasr-release")
-    spark.sparkContext.setLogLevel("WARN")
-    print(build_release(spark, root, cfg).to_json())
+for _spec in STAGES:
+    app.command(_spec.name)(_stage_command(_spec))
 
 
 @app.command()
@@ -232,8 +174,8 @@ def sql(
 
     from rich.table import Table as RichTable
 
+    from galvasr.report.sqlviews import read_query, run_sql
     from galvasr.spark import get_spark
-    from galvasr.sqlviews import read_query, run_sql
 
     try:
         text = read_query(query, file)
@@ -250,25 +192,6 @@ def sql(
     Console(width=None if sys.stdout.isatty() else 240).print(table)
     if len(rows) > limit:
         console.print(f"[yellow]more than {limit} rows; showing {limit}[/yellow]")
-
-
-@app.command()
-def report(
-    root: RootOption = "runs/sample",
-    out: Annotated[
-        str | None, typer.Option(help="Folder for index.html and its PNGs [default: ROOT/report].")
-    ] = None,
-    release_name: Annotated[
-        str | None, typer.Option("--release", help="Release to report on.")
-    ] = None,
-) -> None:
-    """Write the run's HTML report: funnel, rejects, histograms, padding, time per stage."""
-    from galvasr.report import write_report
-    from galvasr.spark import get_spark
-
-    spark = get_spark("galvasr-report")
-    spark.sparkContext.setLogLevel("WARN")
-    print(write_report(spark, root, out, release_name))
 
 
 @app.command("sample-corpus")

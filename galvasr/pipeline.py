@@ -13,53 +13,15 @@ overwrites its outputs whole, so a re-run never mixes old and new rows.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 
-from galvasr import __version__, runlog
+from galvasr import __version__, registry, runroot
 from galvasr.config import Config, to_dict, to_toml
+from galvasr.context import StageContext, Summary
 from galvasr.storage import open_store
-
-STAGES: tuple[str, ...] = ("ingest", "decode", "infer", "align", "release", "report")
-"""The stages of a full run, in order."""
-
-PIPELINE_DIR = "_pipeline"  # markers and the run's config; Spark ignores _-prefixed folders
-
-
-@dataclass
-class RunContext:
-    corpus: str
-    root: str
-    config: Config
-    console: Console
-    model: str | None = None
-    _spark: Any = field(default=None, repr=False)
-    state: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def spark(self) -> Any:
-        if self._spark is None:
-            from galvasr.spark import get_spark
-
-            self._spark = get_spark("galvasr-run")
-            self._spark.sparkContext.setLogLevel("WARN")
-        return self._spark
-
-
-StageFn = Callable[[RunContext], dict[str, Any]]
-
-
-def _stage_fn(name: str) -> StageFn:
-    """The runner of a stage: ``galvasr.stages.<name>.run``."""
-    fn: StageFn = importlib.import_module(f"galvasr.stages.{name}").run
-    return fn
 
 
 def corpus_fingerprint(corpus: str) -> str:
@@ -82,7 +44,7 @@ def corpus_fingerprint(corpus: str) -> str:
 MODEL_FILES = ("model.json", "weights.msgpack", "config.json", "model.safetensors", "vocab.json")
 
 
-def model_identity(model: str | None, config: Config) -> str:
+def model_identity(model: str) -> str:
     """What the infer stage's output depends on in the model: its files' bytes.
 
     The model is named by a path (``--model``, else ``infer.model``, else the
@@ -90,9 +52,7 @@ def model_identity(model: str | None, config: Config) -> str:
     retrained: a path alone would let a run skip inference and then find no
     logits of the new model version.
     """
-    from galvasr.model import DEFAULT_MODEL
-
-    folder = Path(model or config.infer.model or DEFAULT_MODEL)
+    folder = Path(model)
     h = hashlib.sha256(str(folder).encode())
     for name in MODEL_FILES:
         path = folder / name
@@ -104,25 +64,13 @@ def model_identity(model: str | None, config: Config) -> str:
     return h.hexdigest()
 
 
-def stage_fingerprint(stage: str, config: Config, previous: str, model: str | None) -> str:
+def stage_fingerprint(stage: str, config: Config, previous: str, model: str) -> str:
     section = to_dict(config).get(stage, {})
     payload = {"stage": stage, "config": section, "previous": previous, "galvasr": __version__}
     if stage == "infer":
-        payload["model"] = model_identity(model, config)
+        payload["model"] = model_identity(model)
     blob = json.dumps(payload, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()
-
-
-def _numeric_leaves(tree: dict[str, Any], prefix: str = "") -> dict[str, int | float]:
-    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``, numbers only: the counts of a stage record."""
-    out: dict[str, int | float] = {}
-    for key, value in tree.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out.update(_numeric_leaves(value, f"{name}."))
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            out[name] = value
-    return out
 
 
 def run_pipeline(
@@ -133,29 +81,36 @@ def run_pipeline(
     force: str | None = None,
     model: str | None = None,
     stop_after: str | None = None,
-) -> dict[str, dict[str, Any]]:
-    """Run every built stage in order; returns each stage's summary."""
+) -> dict[str, Summary]:
+    """Run every stage in order; returns each stage's summary."""
     config = config or Config()
-    ctx = RunContext(
-        corpus=str(corpus), root=str(root), config=config, console=console, model=model
+    if force is not None and force not in registry.NAMES:
+        raise SystemExit(f"--force: no stage {force!r}; stages are {', '.join(registry.NAMES)}")
+    corpus_store = open_store(str(corpus))
+    if not corpus_store.exists("catalog.jsonl") and not corpus_store.exists("catalog.jsonl.gz"):
+        raise SystemExit(f"no catalog.jsonl in {corpus}")
+    model_path = registry.resolve_model(model, config)
+    registry.check_model(model_path)  # before any stage: a broken model fails in seconds
+    ctx = StageContext(
+        root=str(root),
+        config=config,
+        corpus=str(corpus),
+        model=model_path,
+        console=console,
+        app_name="galvasr-run",
     )
     store = open_store(ctx.root)
-    if force is not None and force not in STAGES:
-        raise SystemExit(f"--force: no stage {force!r}; stages are {', '.join(STAGES)}")
-    corpus_store = open_store(ctx.corpus)
-    if not corpus_store.exists("catalog.jsonl") and not corpus_store.exists("catalog.jsonl.gz"):
-        raise SystemExit(f"no catalog.jsonl in {ctx.corpus}")
 
     # What this run was asked to do; the model version lands in infer's marker.
-    store.write_bytes(f"{PIPELINE_DIR}/config.toml", to_toml(config).encode())
+    store.write_bytes(runroot.PIPELINE_CONFIG, to_toml(config).encode())
     console.print(f"[bold]galvasr run[/bold]: corpus {ctx.corpus} -> run root {ctx.root}")
-    previous = corpus_fingerprint(ctx.corpus)
+    previous = corpus_fingerprint(str(corpus))
     forced = False
-    summaries: dict[str, dict[str, Any]] = {}
-    for stage in STAGES:
-        fn = _stage_fn(stage)
-        fingerprint = stage_fingerprint(stage, config, previous, model)
-        marker = f"{PIPELINE_DIR}/{stage}.done.json"
+    summaries: dict[str, Summary] = {}
+    for spec in registry.STAGES:
+        stage = spec.name
+        fingerprint = stage_fingerprint(stage, config, previous, model_path)
+        marker = runroot.pipeline_marker(stage)
         forced = forced or stage == force
         if not forced and store.exists(marker):
             done = json.loads(store.read_bytes(marker))
@@ -170,12 +125,8 @@ def run_pipeline(
         if store.exists(marker):
             store.delete(marker)
         console.print(f"[bold cyan]{stage}[/bold cyan] ...")
-        started = time.monotonic()
-        summary = fn(ctx)
-        seconds = time.monotonic() - started
-        summary = {**summary, "seconds": round(seconds, 3)}
+        summary = registry.run_stage(spec, ctx)
         summaries[stage] = summary
-        runlog.record_stage(ctx.root, stage, seconds, _numeric_leaves(summary))
         store.write_bytes(
             marker,
             json.dumps(
@@ -185,7 +136,7 @@ def run_pipeline(
                 default=str,
             ).encode(),
         )
-        console.print(f"{stage}: done in {seconds:.1f} s")
+        console.print(f"{stage}: done in {summary['seconds']:.1f} s")
         previous = fingerprint
         if stage == stop_after:
             break
@@ -194,7 +145,7 @@ def run_pipeline(
     return summaries
 
 
-def print_summary(ctx: RunContext, summaries: dict[str, dict[str, Any]]) -> None:
+def print_summary(ctx: StageContext, summaries: dict[str, Summary]) -> None:
     """Input and released hours, rejects by reason, time per stage, where things are."""
     from rich.table import Table as RichTable
 

@@ -22,9 +22,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from galvasr import __version__
+from galvasr.runroot import RUNS_DIR, run_record
 from galvasr.storage import check_path, open_store
-
-RUNS_DIR = "_runs"
 
 
 @dataclass(frozen=True)
@@ -52,12 +51,12 @@ def record_stage(
         started = datetime.fromtimestamp(time.time() - seconds, UTC)
     record = StageRecord(
         stage=stage,
-        started=started.astimezone(UTC).isoformat(timespec="seconds"),
+        started=started.astimezone(UTC).isoformat(timespec="milliseconds"),
         seconds=round(float(seconds), 3),
         counts=dict(sorted((counts or {}).items())),
     )
     data = json.dumps(record.__dict__, sort_keys=True) + "\n"
-    open_store(root).write_bytes(f"{RUNS_DIR}/{stage}.json", data.encode())
+    open_store(root).write_bytes(run_record(stage), data.encode())
     return record
 
 

@@ -1,12 +1,35 @@
-"""Where each table lives under a run root (a local path or gs://bucket/prefix).
+"""The layout of a run root (a local path or gs://bucket/prefix): the one place that knows it.
 
-Every table is a directory of Parquet files named after the table; logits are
-further split by model version so two models never overwrite each other.
+::
+
+    <root>/
+      catalog/ transcripts/ audio/ alignments/ segments/   one folder of Parquet per table
+      rejects/stage=<stage>/                                each stage owns its partition
+      chunks/bucket=<n>/                                    decode's windows, one shard per file
+      logits/<model_version>/bucket=<n>/                    one folder per model: never mixed
+      logits/<model_version>/_leases/ _workers/             infer's leases and worker summaries
+      release/<name>/                                       a release: formats, card, SHA256SUMS
+      report/                                               the HTML report
+      _pipeline/                                            ``galvasr run``'s markers and config
+      _runs/<stage>.json                                    what each stage did last
+
+Folders whose names start with ``_`` are skipped by Spark's Parquet reader,
+so bookkeeping never shows up as a table. Paths here are relative to the run
+root (for :class:`galvasr.storage.Store`) unless a function takes ``root``.
 """
 
 from __future__ import annotations
 
-from galvasr.schemas import LOGITS, Table
+from galvasr.schemas import CHUNKS, LOGITS, Table
+
+PIPELINE_DIR = "_pipeline"
+RUNS_DIR = "_runs"
+LEASES_DIR = "_leases"
+WORKERS_DIR = "_workers"
+RELEASE_DIR = "release"
+REPORT_DIR = "report"
+
+CHUNKS_PREFIX = f"{CHUNKS.name}/"
 
 
 def join(root: str, *parts: str) -> str:
@@ -26,3 +49,62 @@ def table_path(root: str, table: Table, model_version: str | None = None) -> str
             raise ValueError("the logits table is stored per model version")
         return join(root, table.name, model_version)
     return join(root, table.name)
+
+
+def logits_prefix(model_version: str) -> str:
+    """``logits/<model_version>``: one model's log-probabilities, leases and worker summaries."""
+    if not model_version or "/" in model_version or model_version.startswith(("_", ".")):
+        raise ValueError(f"bad model version {model_version!r}")
+    return f"{LOGITS.name}/{model_version}"
+
+
+def logits_shard(model_version: str, shard_key: str) -> str:
+    """Where the logits of the chunks shard ``bucket=N/<file>`` go."""
+    return f"{logits_prefix(model_version)}/{shard_key}"
+
+
+def leases_prefix(model_version: str) -> str:
+    return f"{logits_prefix(model_version)}/{LEASES_DIR}"
+
+
+def worker_summary(model_version: str, worker_id: str) -> str:
+    return f"{logits_prefix(model_version)}/{WORKERS_DIR}/{worker_id}.json"
+
+
+def model_versions(paths: list[str]) -> list[str]:
+    """The model versions that have logits, from a listing of ``logits/``."""
+    prefix = f"{LOGITS.name}/"
+    found = set()
+    for path in paths:
+        if path.startswith(prefix):
+            version = path[len(prefix) :].split("/", 1)[0]
+            if version and not version.startswith(("_", ".")):
+                found.add(version)
+    return sorted(found)
+
+
+def pipeline_marker(stage: str) -> str:
+    return f"{PIPELINE_DIR}/{stage}.done.json"
+
+
+PIPELINE_CONFIG = f"{PIPELINE_DIR}/config.toml"
+
+
+def run_record(stage: str) -> str:
+    return f"{RUNS_DIR}/{stage}.json"
+
+
+def release_dir(name: str) -> str:
+    """``release/<name>``; a name is one path part (no ``/``, not ``.`` or ``..``)."""
+    join("", name)  # raises on a bad part
+    if "/" in name.strip("/") or name != name.strip("/"):
+        raise ValueError(f"bad release name {name!r}")
+    return f"{RELEASE_DIR}/{name}"
+
+
+def release_url(root: str, name: str) -> str:
+    return join(root, release_dir(name))
+
+
+def release_parquet(name: str) -> str:
+    return f"{release_dir(name)}/parquet"

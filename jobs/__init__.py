@@ -1,1 +1,1 @@
-"""jobs entry points"""
+"""``spark-submit jobs/<stage>.py``: one file per Spark stage, each built from galvasr.registry."""

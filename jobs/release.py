@@ -1,39 +1,14 @@
-"""Release stage as a Spark job: segments -> release/<name>/ (shards, card, ATTRIBUTION, sums).
+"""The release stage as a Spark job: segments -> release/<name>/ (shards, card, sums).
 
-    spark-submit jobs/release.py --root runs/sample [--name sample] [--config run.toml]
+    spark-submit jobs/release.py --root runs/sample [--config run.toml] [--set SECTION.KEY=VALUE]
 
-The run root is a local path or gs:// URL. The release's splits, subsets,
-thresholds, formats and shard size are the ``[release]`` table of the config.
-Prints one JSON line on stdout: where the release is, its segments, hours
-and sources, the files written and the segments rejected by reason. The
-logic is galvasr.release.build_release.
+Flags are those of ``galvasr release`` (``--help`` lists them); both are built from
+the stage registry (galvasr.registry). Prints the stage's summary as one JSON line.
 """
 
-from __future__ import annotations
-
-import argparse
-import logging
 import sys
-from pathlib import Path
 
-from galvasr.config import load_config
-from galvasr.release import build_release
-from galvasr.spark import get_spark
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--root", required=True, help="run root holding segments and catalog")
-    parser.add_argument("--name", help="release name (default: [release] name of the config)")
-    parser.add_argument("--config", type=Path, help="TOML config; its [release] table is used")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    overrides = {"release": {"name": args.name}} if args.name else None
-    config = load_config(args.config, overrides)
-    spark = get_spark("galvasr-release")
-    print(build_release(spark, args.root, config).to_json(), flush=True)
-    return 0
-
+from galvasr.registry import job_main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(job_main("release"))

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from galvasr.normalize import Alphabet
-from galvasr.stitch import Window
+from galvasr.align.stitch import Window
+from galvasr.model.normalize import Alphabet
 
 
 @dataclass(frozen=True)

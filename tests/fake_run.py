@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from galvasr import release_formats, runlog, schemas
+from galvasr import runlog, schemas
+from galvasr.release import formats as release_formats
 from galvasr.tables import write_table
 
 MODEL_VERSION = "fake-v1"

@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from galvasr.align import Cue, FrameClock, align_cues, greedy_decode, min_mean_score
+from galvasr.align.ctc import Cue, FrameClock, align_cues, greedy_decode, min_mean_score
 from galvasr.config import AlignConfig
 from galvasr.model.vocab import DEFAULT_VOCAB
 from tests.align_oracle import speak
@@ -146,7 +146,7 @@ def test_greedy_decode_and_score():
 
 
 def test_align_file_accounts_for_every_cue_without_spark():
-    from galvasr.align_stage import Contract, FileInput, align_file
+    from galvasr.align.stage import Contract, FileInput, align_file
     from tests.align_oracle import cut_windows
 
     rng = np.random.default_rng(12)

@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 
 from galvasr import quantize
-from galvasr.align_stage import CO_PARTITION_CONF, Contract, joined_frame, run_align
+from galvasr.align.stage import CO_PARTITION_CONF, Contract, joined_frame, run_align
 from galvasr.config import AlignConfig
 from galvasr.model.vocab import DEFAULT_VOCAB
 from galvasr.schemas import (

@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from galvasr.align import AlignedCue, FrameClock, frame_energy_db, snap_to_audio
+from galvasr.align.ctc import AlignedCue, FrameClock, frame_energy_db, snap_to_audio
 from galvasr.config import AlignConfig
 
 RATE = 16_000

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from galvasr import audio
+from galvasr.decode import audio
 
 LIMIT = 10**9
 

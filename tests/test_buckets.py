@@ -2,9 +2,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from galvasr.buckets import PaddingReport, bucket_for, bucket_lengths, plan_windows
 from galvasr.config import DecodeConfig
-from galvasr.decode import DecodePlan
+from galvasr.decode.buckets import PaddingReport, bucket_for, bucket_lengths, plan_windows
+from galvasr.decode.stage import DecodePlan
 
 
 @st.composite

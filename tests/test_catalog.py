@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from galvasr.catalog import (
+from galvasr.ingest.catalog import (
     CatalogFile,
     Item,
     LineReject,

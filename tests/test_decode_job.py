@@ -11,8 +11,9 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from galvasr import audio, decode
 from galvasr.config import DecodeConfig
+from galvasr.decode import audio
+from galvasr.decode import stage as decode
 from galvasr.schemas import AUDIO, CATALOG, CHUNKS, REJECTS, CatalogRow
 from galvasr.tables import read_table, write_table
 

@@ -14,15 +14,16 @@ import pyarrow as pa
 import pytest
 from typer.testing import CliRunner
 
-from galvasr import infer as plan
+from galvasr import runroot
 from galvasr.cli import app
 from galvasr.config import InferConfig, load_config
+from galvasr.infer import shards as plan
+from galvasr.infer.engine import Faults, run_infer
 from galvasr.model import load_model
 from galvasr.quantize import decode_logprobs
 from galvasr.schemas import LOGITS
 from galvasr.storage import open_store, read_parquet, write_parquet
 from tests.test_infer_fixtures import chunk_table, save_tiny_model, write_chunks
-from tpu.infer import Faults, run_infer
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -49,9 +50,9 @@ def test_find_shards_keeps_parquet_parts_and_reads_the_bucket() -> None:
     ]
     shard = plan.Shard("bucket=2/part-1.zstd.parquet", 2)
     assert shard.output_path("m-1") == "logits/m-1/bucket=2/part-1.zstd.parquet"
-    assert plan.leases_prefix("m-1") == "logits/m-1/_leases"
+    assert runroot.leases_prefix("m-1") == "logits/m-1/_leases"
     with pytest.raises(ValueError):
-        plan.logits_prefix("a/b")
+        runroot.logits_prefix("a/b")
 
 
 def test_rotation_is_a_permutation_that_depends_on_the_worker() -> None:
@@ -287,7 +288,7 @@ def test_data_parallel_over_two_host_devices(tmp_path: Path, tiny_model: tuple[P
     config = tmp_path / "infer.toml"
     config.write_text("[infer]\ncpu_batch_frames = 1000\nmax_batch_per_device = 1\n")
     result = subprocess.run(
-        [sys.executable, "-m", "tpu.infer", "--root", two_root, "--model", str(folder)]
+        [sys.executable, "-m", "galvasr.infer.engine", "--root", two_root, "--model", str(folder)]
         + ["--config", str(config), "--no-progress"],
         cwd=REPO,
         env=env,

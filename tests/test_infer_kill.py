@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from galvasr.leases import Leases
+from galvasr.infer.leases import Leases
 from galvasr.storage import Store, open_store, read_parquet
 from tests.gcs_emulator import Emulator
 from tests.test_infer_fixtures import save_tiny_model, write_chunks
@@ -82,7 +82,7 @@ def start_worker(
     if faults:
         env["GALVASR_INFER_FAULTS"] = faults
     return subprocess.Popen(
-        [sys.executable, "-m", "tpu.infer", "--root", root, "--model", str(model)]
+        [sys.executable, "-m", "galvasr.infer.engine", "--root", root, "--model", str(model)]
         + ["--config", str(config), "--worker-id", worker_id, "--no-progress"],
         cwd=REPO,
         env=env,

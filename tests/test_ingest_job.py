@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from galvasr import keys
-from galvasr.catalog import Item, parse_catalog_line
 from galvasr.config import IngestConfig
-from galvasr.ingest import LocalCorpus, StoreCorpus, ingest_item, open_corpus, run_ingest
+from galvasr.ingest.catalog import Item, parse_catalog_line
+from galvasr.ingest.stage import LocalCorpus, StoreCorpus, ingest_item, open_corpus, run_ingest
 from galvasr.schemas import CATALOG, REJECTS, TRANSCRIPTS
 from galvasr.storage import open_store
 from galvasr.tables import read_table

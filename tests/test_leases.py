@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from galvasr.leases import Lease, LeaseKeeper, Leases
+from galvasr.infer.leases import Lease, LeaseKeeper, Leases
 from galvasr.storage import Store, open_store
 from tests.gcs_emulator import Emulator
 

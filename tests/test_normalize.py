@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from galvasr.model.normalize import to_alphabet
 from galvasr.model.vocab import DEFAULT_VOCAB, Vocabulary
-from galvasr.normalize import to_alphabet
 
 WAV2VEC = Vocabulary(
     symbols=("<pad>", "<s>", "</s>", "<unk>", "|", *"ETAONIHSRDLUMWCFGYPBVK'XJQZ"),

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from galvasr.config import Config
-from galvasr.decode import run_decode
-from galvasr.ingest import run_ingest
+from galvasr.decode.stage import run_decode
+from galvasr.ingest.stage import run_ingest
 from galvasr.schemas import AUDIO, CATALOG, CHUNKS, REJECTS, TRANSCRIPTS
 from galvasr.tables import read_table
 

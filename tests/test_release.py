@@ -14,8 +14,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from galvasr import release, release_formats, runlog
+from galvasr import runlog
 from galvasr.config import ReleaseConfig, load_config
+from galvasr.release import formats as release_formats
+from galvasr.release import stage as release
 from galvasr.schemas import REJECTS
 from galvasr.tables import read_table
 from tests import fake_run

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from galvasr import report, runlog
+from galvasr import runlog
+from galvasr.report import stage as report
 from tests import fake_run
 
 RELEASE = "reporttest"

@@ -13,7 +13,10 @@ import pytest
 from rich.console import Console
 
 from galvasr.config import load_config
-from galvasr.pipeline import PIPELINE_DIR, STAGES, run_pipeline
+from galvasr.pipeline import run_pipeline
+from galvasr.registry import NAMES as STAGES
+from galvasr.registry import resolve_model
+from galvasr.runroot import PIPELINE_DIR
 from tests.run_fixtures import REPO, RUN_SETTINGS, RUN_SETTINGS_FLAGS, release_files
 
 pytestmark = pytest.mark.slow
@@ -43,16 +46,16 @@ def test_a_second_run_skips_every_stage_and_force_reruns_from_a_stage(mini_corpu
 
 
 def test_a_changed_setting_reruns_its_stage_and_those_after(mini_corpus, mini_run, tmp_path):
-    from galvasr.pipeline import stage_fingerprint
+    import shutil
 
-    base = load_config(None, RUN_SETTINGS)
+    root = tmp_path / "changed"
+    shutil.copytree(mini_run, root)
     changed = load_config(None, {**RUN_SETTINGS, "release": {"dev_fraction": 0.2}})
-    assert stage_fingerprint("ingest", base, "x", None) == stage_fingerprint(
-        "ingest", changed, "x", None
-    )
-    assert stage_fingerprint("release", base, "x", None) != stage_fingerprint(
-        "release", changed, "x", None
-    )
+    summaries = run_pipeline(mini_corpus, root, Console(quiet=True), config=changed)
+    skipped = [s for s in STAGES if summaries[s].get("skipped")]
+    assert skipped == ["ingest", "decode", "infer", "align"]
+    marker = root / PIPELINE_DIR / "release.done.json"
+    assert marker.read_bytes() != (mini_run / PIPELINE_DIR / "release.done.json").read_bytes()
 
 
 def test_a_retrained_model_at_the_same_path_reruns_infer(tmp_path: Path) -> None:
@@ -62,12 +65,13 @@ def test_a_retrained_model_at_the_same_path_reruns_infer(tmp_path: Path) -> None
     folder = tmp_path / "model"
     save_tiny_model(folder, seed=0, name="tiny")
     config = load_config(None, {"infer": {"model": str(folder)}})
-    before = stage_fingerprint("infer", config, "x", None)
-    assert stage_fingerprint("infer", config, "x", str(folder)) == before
+    model = resolve_model(None, config)
+    assert model == resolve_model(str(folder), load_config(None, {}))
+    before = stage_fingerprint("infer", config, "x", model)
     (folder / "MODEL_CARD.md").write_text("notes do not change the logits")
-    assert stage_fingerprint("infer", config, "x", None) == before
+    assert stage_fingerprint("infer", config, "x", model) == before
     save_tiny_model(folder, seed=1, name="tiny")  # new weights, same path
-    assert stage_fingerprint("infer", config, "x", None) != before
+    assert stage_fingerprint("infer", config, "x", model) != before
 
 
 def _run_command(corpus: Path, root: Path) -> list[str]:

@@ -9,9 +9,9 @@ import soundfile as sf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from galvasr.align import AlignedCue
+from galvasr.align.ctc import AlignedCue
+from galvasr.align.segments import cut_segments, flac, runs, segment_id
 from galvasr.config import AlignConfig
-from galvasr.segments import cut_segments, flac, runs, segment_id
 
 CONFIG = AlignConfig()
 

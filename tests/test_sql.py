@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from galvasr import schemas, sqlviews
+from galvasr import schemas
+from galvasr.report import sqlviews
 from galvasr.tables import write_table
 from tests import fake_run
 from tests.fake_run import FakeRun

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from galvasr import schemas, sqlviews
+from galvasr import schemas
+from galvasr.report import sqlviews
 from galvasr.tables import read_table
 
 pytestmark = pytest.mark.slow

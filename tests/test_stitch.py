@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from galvasr import quantize
-from galvasr.stitch import (
+from galvasr.align.stitch import (
     StitchError,
     Window,
     check_pcm,

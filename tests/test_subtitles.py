@@ -4,8 +4,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from galvasr.subtitles import Subtitle, Unusable, decode_text, parse_subtitle, subtitle_format
-from galvasr.text import MUSIC_NOTES, clean_cue_text
+from galvasr.ingest.cue_text import MUSIC_NOTES, clean_cue_text
+from galvasr.ingest.subtitles import (
+    Subtitle,
+    Unusable,
+    decode_text,
+    parse_subtitle,
+    subtitle_format,
+)
 
 SRT = """1
 00:00:01,000 --> 00:00:02,500

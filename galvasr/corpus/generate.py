@@ -40,7 +40,7 @@ from galvasr.corpus.items import (
 from galvasr.corpus.subtitles_faults import Cue, build_cues, ms, render
 from galvasr.corpus.synth import TRIM_DB, tool_versions
 from galvasr.corpus.track import Track, build_track
-from galvasr.textsource import CORPUS_BOOKS, SOURCE_NAME, sentences
+from galvasr.synth.textsource import CORPUS_BOOKS, SOURCE_NAME, sentences
 
 DEFAULT_SEED = 2024
 SMALL_ITEMS = ("thessalonians-phone-recording", "sunday-broadcast-john-excerpt")

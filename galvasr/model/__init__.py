@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from galvasr.model.contract import PRECISIONS, CheckpointError, LoadedModel, ModelInfo
-from galvasr.model.decode import greedy_decode, greedy_decode_batch
+from galvasr.model.greedy import greedy_decode, greedy_decode_batch
 from galvasr.model.vocab import DEFAULT_VOCAB, Vocabulary
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent

@@ -27,7 +27,7 @@ from scipy.signal import resample_poly
 
 from galvasr.model.synth import SAMPLE_RATE, random_voice, synthesize, voice_recipe
 from galvasr.model.vocab import DEFAULT_VOCAB, Vocabulary
-from galvasr.textsource import sentences
+from galvasr.synth.textsource import sentences
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from galvasr.audio import decode_pcm16k
+from galvasr.decode.audio import decode_pcm16k
 from galvasr.model import DEFAULT_MODEL, load_model
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from galvasr.model import load_model
+from galvasr.model.configs.tiny import get_config
+from galvasr.model.train import train
 from galvasr.model.trainset import Augment, Utterances, batches, make_example
-from tpu.configs.tiny import get_config
-from tpu.train import train
 
 
 def _utts() -> Utterances:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from galvasr.model import DEFAULT_VOCAB, Vocabulary, greedy_decode
-from galvasr.model.decode import greedy_ids
+from galvasr.model.greedy import greedy_ids
 
 
 def test_default_vocab_layout() -> None:

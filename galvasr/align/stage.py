@@ -1,0 +1,484 @@
+"""Stage 4, align: ``logits`` + ``chunks`` + ``transcripts`` -> ``alignments``, ``segments``.
+
+    galvasr align --root runs/sample [--model-version V]
+    spark-submit jobs/align.py --root gs://bucket/run [--model-version V]
+
+Wiring (the logic is ``align_file``, a pure function of one file):
+
+1. ``chunks`` (geometry and PCM) LEFT JOIN ``logits/<model_version>`` on
+   (audio_id, chunk_index), both sides partitioned by audio_id (see
+   ``joined_frame``): one row per window; a window the accelerator did not
+   cover keeps null log-probabilities and fails its file.
+2. ``transcripts`` collected to one row of cues per file, with the file's
+   identifier and license from ``catalog``.
+3. (1) FULL OUTER JOIN (2) on ``audio_id`` as a sort-merge join: the
+   log-probabilities come back from the accelerator ordered by bucket, not
+   by key, and both sides are big, so neither is broadcast ("merge" hint).
+   The cue list rides only on the file's first window (chunk 0, or the
+   null-window row of a file without chunks), so it reaches Python once.
+4. Rows are sorted by (audio_id, chunk_index) inside the join's partitions
+   (no further shuffle: the join put every row of a file in one partition;
+   adaptive execution never splits a full outer join's skewed partitions),
+   and ``mapInArrow`` streams each partition, holding one file at a time:
+   a three-hour file is ~350 MB of PCM and ~65 MB of float32 frames.
+5. The output (one row shape for the three tables, ``kind`` telling which)
+   is persisted on disk once and written out as ``alignments``, ``segments``
+   and the ``align`` partition of ``rejects``.
+
+Every cue ends in ``segments`` (through its segment) or in ``rejects`` with
+a reason; every aligned cue is also a row of ``alignments``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+
+from galvasr.align.ctc import (
+    AlignedCue,
+    Cue,
+    CueReject,
+    FrameClock,
+    align_cues,
+    cer,
+    greedy_decode,
+    snap_to_audio,
+)
+from galvasr.align.segments import Segment, cut_segments, flac, segment_id
+from galvasr.align.stitch import (
+    PcmSlicer,
+    StitchError,
+    Window,
+    check_pcm,
+    stitch_logprobs,
+    window_logprobs,
+)
+from galvasr.config import AlignConfig
+from galvasr.context import StageContext, Summary
+from galvasr.schemas import (
+    ALIGNMENTS,
+    CATALOG,
+    CHUNKS,
+    LOGITS,
+    REJECTS,
+    SEGMENTS,
+    TRANSCRIPTS,
+    AlignmentRow,
+    RejectRow,
+    SegmentRow,
+)
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+STAGE = "align"
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Contract:
+    """The log-probability contract of one model version, light enough for every worker.
+
+    Built from galvasr.model's ``ModelInfo`` on the driver (``of``), so the
+    workers never import JAX. It is an ``Alphabet`` for galvasr.normalize.
+    """
+
+    model_version: str
+    symbols: tuple[str, ...]
+    blank_index: int
+    word_separator: str
+    upper: bool
+    frame_stride_samples: int
+    sample_rate: int
+
+    @classmethod
+    def of(cls, info: Any) -> Contract:
+        return cls(
+            model_version=info.model_version,
+            symbols=tuple(info.vocab.symbols),
+            blank_index=int(info.vocab.blank_index),
+            word_separator=info.vocab.word_separator,
+            upper=bool(info.vocab.upper),
+            frame_stride_samples=int(info.frame_stride_samples),
+            sample_rate=int(info.sample_rate),
+        )
+
+    @property
+    def clock(self) -> FrameClock:
+        return FrameClock(self.frame_stride_samples, self.sample_rate)
+
+
+@dataclass(frozen=True)
+class FileInput:
+    audio_id: int
+    identifier: str | None
+    audio_file: str | None
+    license: str | None
+    windows: list[Window]
+    cues: list[Cue]
+    problem: tuple[str, str] | None = None  # (reason, detail) found while reading the rows
+
+
+@dataclass
+class FileOutput:
+    alignments: list[AlignmentRow] = dataclasses.field(default_factory=list)
+    segments: list[SegmentRow] = dataclasses.field(default_factory=list)
+    rejects: list[RejectRow] = dataclasses.field(default_factory=list)
+
+
+def align_file(file: FileInput, contract: Contract, config: AlignConfig) -> FileOutput:
+    """Alignments, segments and rejects of one file (pure: no Spark, no I/O)."""
+    out = FileOutput()
+
+    def reject(cue_index: int | None, reason: str, detail: str, seg: int | None = None) -> None:
+        out.rejects.append(
+            RejectRow(
+                STAGE,
+                reason,
+                detail,
+                file.identifier,
+                file.audio_file,
+                file.audio_id,
+                cue_index,
+                None,
+                seg,
+            )  # fmt: skip
+        )
+
+    if not file.cues:
+        if file.windows or file.problem:
+            reject(None, "align:no-cues", "audio with logits but no transcript cues")
+        return out
+    problem = file.problem
+    if problem is None and (file.license is None or file.identifier is None):
+        problem = ("align:not-in-catalog", "cues of an audio_id the catalog lacks")
+    if problem is None:
+        try:
+            logprobs = stitch_logprobs(file.windows, contract.frame_stride_samples)
+            check_pcm(file.windows)
+        except StitchError as e:
+            problem = (e.reason, e.detail)
+    if problem is not None:
+        for cue in file.cues:
+            reject(cue.cue_index, *problem)
+        return out
+
+    aligned, cue_rejects = align_cues(logprobs, file.cues, contract, contract.clock, config)
+    pcm = PcmSlicer(file.windows)
+    if config.snap_to_audio:
+        aligned = snap_to_audio(aligned, pcm, contract.clock, config)
+    for r in cue_rejects:
+        reject(r.cue_index, r.reason, r.detail)
+    for a in aligned:
+        out.alignments.append(_alignment_row(file.audio_id, a))
+        if a.problem is not None:
+            reject(a.cue_index, a.problem, f"score {a.score:.3f}, cer {a.cer:.3f}")
+    segments, dropped = cut_segments(aligned, config)
+    for r in dropped:
+        reject(r.cue_index, r.reason, r.detail)
+    for seg in segments:
+        row = _segment_row(file, seg, logprobs, pcm, contract, config)
+        if isinstance(row, CueReject):
+            seg_id = segment_id(file.audio_id, seg.start_ms, seg.end_ms)
+            for c in seg.cues:
+                reject(c.cue_index, row.reason, row.detail, seg_id)
+        else:
+            out.segments.append(row)
+    return out
+
+
+def _alignment_row(audio_id: int, a: AlignedCue) -> AlignmentRow:
+    return AlignmentRow(
+        audio_id=audio_id,
+        cue_index=a.cue_index,
+        start_ms=a.start_ms,
+        end_ms=a.end_ms,
+        score=a.score,
+        cer=a.cer,
+        text_raw=a.text_raw,
+        text=a.text,
+        text_normalized=a.text_normalized,
+        decoded=a.decoded,
+    )
+
+
+def _segment_row(
+    file: FileInput,
+    seg: Segment,
+    logprobs: np.ndarray,
+    pcm: PcmSlicer,
+    contract: Contract,
+    config: AlignConfig,
+) -> SegmentRow | CueReject:
+    # The segment's frames decoded piece by piece (cue, pause, cue, ...): a
+    # word break at every cue boundary, as the text has one, whether or not
+    # the model emitted a space in the pause.
+    clock = contract.clock
+    edges = [clock.frame(seg.start_ms)]
+    for c in seg.cues:
+        edges += [c.start_frame, c.end_frame]
+    edges.append(clock.frame_after(seg.end_ms))
+    pieces = (
+        greedy_decode(logprobs[a:b], contract) for a, b in zip(edges, edges[1:], strict=False)
+    )
+    decoded = " ".join(p for p in pieces if p)
+    text_normalized = seg.text_normalized(contract.word_separator)
+    error = cer(text_normalized.replace(contract.word_separator, " "), decoded)
+    if error > config.max_segment_cer:
+        return CueReject(-1, "segment:high-cer", f"segment cer {error:.3f}")
+    per_ms = contract.sample_rate // 1000
+    audio = pcm(seg.start_ms * per_ms, seg.end_ms * per_ms)
+    return SegmentRow(
+        segment_id=segment_id(file.audio_id, seg.start_ms, seg.end_ms),
+        audio_id=file.audio_id,
+        identifier=str(file.identifier),
+        start_ms=seg.start_ms,
+        end_ms=seg.end_ms,
+        duration_ms=seg.duration_ms,
+        text=seg.text,
+        text_normalized=text_normalized,
+        score=seg.score,
+        cer=error,
+        license=str(file.license),
+        flac=flac(audio, contract.sample_rate),
+    )
+
+
+# -------------------------------------------------------------- Spark wiring
+
+_KIND = "kind"
+
+
+def output_schema() -> pa.Schema:
+    """The three output tables' columns in one nullable row shape, plus ``kind``."""
+    fields: dict[str, pa.Field] = {}
+    for table in (ALIGNMENTS, SEGMENTS, REJECTS):
+        for f in table.arrow:
+            fields.setdefault(f.name, f.with_nullable(True))
+    return pa.schema([pa.field(_KIND, pa.string(), nullable=False), *fields.values()])
+
+
+CO_PARTITION_CONF = "spark.sql.requireAllClusterKeysForCoPartition"
+"""Set to false while the stage runs: see ``joined_frame``."""
+
+
+def joined_frame(spark: SparkSession, root: str, model_version: str, partitions: int) -> DataFrame:
+    """One row per window (or per file without windows), sorted by file and window.
+
+    Windows and logits are both hash-partitioned by ``audio_id`` alone
+    before their join on (audio_id, chunk_index). With ``CO_PARTITION_CONF``
+    false, Spark accepts that partitioning for that join and for the join
+    with the cues on ``audio_id``, so the PCM and the log-probabilities
+    cross the network once each (by default each would be shuffled twice).
+    """
+    from pyspark.sql import functions as F
+
+    n = partitions or int(spark.conf.get("spark.sql.shuffle.partitions") or 200)
+    k, lg, t, c = CHUNKS.c, LOGITS.c, TRANSCRIPTS.c, CATALOG.c
+    chunks = read_table(spark, root, CHUNKS).select(
+        k.audio_id, k.chunk_index, k.start_sample, k.num_samples, k.context_before_samples, k.pcm
+    )
+    logits = read_table(spark, root, LOGITS, model_version=model_version).select(
+        lg.audio_id, lg.chunk_index, lg.num_frames, lg.vocab_size, lg.encoding, lg.logprobs
+    )
+    chunks, logits = chunks.repartition(n, k.audio_id), logits.repartition(n, lg.audio_id)
+    windows = chunks.join(logits.hint("merge"), [k.audio_id, k.chunk_index], "left")
+    cue = F.struct(t.cue_index, t.start_ms, t.end_ms, t.text_raw, t.text)
+    cues = (
+        read_table(spark, root, TRANSCRIPTS)
+        .groupBy(t.audio_id)
+        .agg(F.collect_list(cue).alias("cues"))
+    )
+    catalog = read_table(spark, root, CATALOG).select(
+        c.audio_id, c.identifier, c.audio_file, c.license
+    )
+    files = cues.join(catalog, t.audio_id, "left").repartition(n, t.audio_id)
+    joined = windows.hint("merge").join(files.hint("merge"), k.audio_id, "full_outer")
+    first = F.col(k.chunk_index).isNull() | (F.col(k.chunk_index) == 0)
+    joined = joined.withColumn("cues", F.when(first, F.col("cues")))
+    return joined.sortWithinPartitions(k.audio_id, k.chunk_index)
+
+
+def read_table(spark: SparkSession, root: str, table: Any, **kw: Any) -> DataFrame:
+    from galvasr.tables import read_table as read
+
+    return read(spark, root, table, **kw)
+
+
+def process_batches(
+    batches: Iterable[pa.RecordBatch], contract: Contract, config: AlignConfig
+) -> Iterator[pa.RecordBatch]:
+    """``mapInArrow`` body: rows sorted by (audio_id, chunk_index) in, output rows out."""
+    schema = output_schema()
+    current: list[dict[str, Any]] = []
+    for batch in batches:
+        for row in batch.to_pylist():
+            if current and row["audio_id"] != current[0]["audio_id"]:
+                yield from _file_batches(current, contract, config, schema)
+                current = []
+            current.append(row)
+    if current:
+        yield from _file_batches(current, contract, config, schema)
+
+
+def _file_batches(
+    rows: list[dict[str, Any]], contract: Contract, config: AlignConfig, schema: pa.Schema
+) -> Iterator[pa.RecordBatch]:
+    out = align_file(file_input(rows, contract), contract, config)
+    records: list[dict[str, Any]] = []
+    records += [{_KIND: "alignment", **dataclasses.asdict(r)} for r in out.alignments]
+    records += [{_KIND: "reject", **dataclasses.asdict(r)} for r in out.rejects]
+    for i in range(0, len(records), 1024):
+        yield pa.RecordBatch.from_pylist(_fit(records[i : i + 1024], schema), schema=schema)
+    # Segments carry FLAC (~0.5 MB each): small batches.
+    for i in range(0, len(out.segments), 32):
+        part = [{_KIND: "segment", **dataclasses.asdict(r)} for r in out.segments[i : i + 32]]
+        yield pa.RecordBatch.from_pylist(_fit(part, schema), schema=schema)
+
+
+def _fit(records: list[dict[str, Any]], schema: pa.Schema) -> list[dict[str, Any]]:
+    names = set(schema.names)
+    return [{k: v for k, v in r.items() if k in names} for r in records]
+
+
+def file_input(rows: list[dict[str, Any]], contract: Contract) -> FileInput:
+    """A file's joined rows (sorted by chunk_index) as the input of ``align_file``."""
+    head = next((r for r in rows if r.get("cues") is not None), rows[0])
+    cues = [
+        Cue(r["cue_index"], r["start_ms"], r["end_ms"], r["text"] or "", r["text_raw"] or "")
+        for r in head.get("cues") or []
+    ]
+    windows: list[Window] = []
+    problem: tuple[str, str] | None = None
+    for r in rows:
+        if r.get("chunk_index") is None:
+            continue
+        if r.get("logprobs") is None:
+            problem = problem or ("logits:missing", f"no logits for chunk {r['chunk_index']}")
+            continue
+        if r["vocab_size"] != len(contract.symbols):
+            problem = problem or (
+                "logits:vocab-mismatch",
+                f"{r['vocab_size']} columns, model {contract.model_version} has "
+                f"{len(contract.symbols)}",
+            )
+            continue
+        try:
+            lp = window_logprobs(r["logprobs"], r["num_frames"], r["vocab_size"], r["encoding"])
+        except StitchError as e:
+            problem = problem or (e.reason, e.detail)
+            continue
+        windows.append(
+            Window(
+                r["chunk_index"],
+                r["start_sample"],
+                r["num_samples"],
+                r["context_before_samples"],
+                lp,
+                r["pcm"],
+            )  # fmt: skip
+        )
+    if not windows and problem is None and cues:
+        problem = ("align:no-audio", "cues of a file with no decoded chunks")
+    return FileInput(
+        audio_id=rows[0]["audio_id"],
+        identifier=head.get("identifier"),
+        audio_file=head.get("audio_file"),
+        license=head.get("license"),
+        windows=windows,
+        cues=cues,
+        problem=problem,
+    )
+
+
+@dataclass(frozen=True)
+class AlignSummary:
+    model_version: str
+    alignments: int
+    segments: int
+    segment_hours: float
+    rejects_by_reason: dict[str, int]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+
+def run_align(
+    spark: SparkSession, root: str, contract: Contract, config: AlignConfig
+) -> AlignSummary:
+    """Align every file under ``root`` with ``contract.model_version``'s logits; write tables."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    from galvasr.tables import write_table
+
+    joined = joined_frame(spark, root, contract.model_version, config.partitions)
+    schema = output_schema()
+    out = joined.mapInArrow(
+        lambda batches: process_batches(batches, contract, config), _spark_schema(schema)
+    ).persist(StorageLevel.DISK_ONLY)
+    co_partition = spark.conf.get(CO_PARTITION_CONF)
+    spark.conf.set(CO_PARTITION_CONF, "false")
+    try:
+        kind = F.col(_KIND)
+        write_table(out.filter(kind == "alignment").select(*ALIGNMENTS.columns), root, ALIGNMENTS)
+        write_table(out.filter(kind == "segment").select(*SEGMENTS.columns), root, SEGMENTS)
+        rejects = out.filter(kind == "reject").select(*REJECTS.columns)
+        write_table(rejects, root, REJECTS, stage=STAGE)
+        counts = {
+            r[_KIND]: r["n"] for r in out.groupBy(_KIND).agg(F.count("*").alias("n")).collect()
+        }
+        hours = out.filter(kind == "segment").agg(F.sum("duration_ms")).collect()[0][0] or 0
+        reasons = out.filter(kind == "reject").groupBy("reason").count().collect()
+    finally:
+        out.unpersist()
+        spark.conf.set(CO_PARTITION_CONF, co_partition or "true")
+    summary = AlignSummary(
+        model_version=contract.model_version,
+        alignments=int(counts.get("alignment", 0)),
+        segments=int(counts.get("segment", 0)),
+        segment_hours=round(hours / 3_600_000, 4),
+        rejects_by_reason={r["reason"]: int(r["count"]) for r in sorted(reasons)},
+    )
+    log.info("align: %s", summary.to_json())
+    return summary
+
+
+def _spark_schema(schema: pa.Schema) -> Any:
+    from galvasr.schemas import spark_schema
+
+    return spark_schema(schema)
+
+
+def load_contract(model: str | None, model_version: str | None) -> Contract:
+    """The contract of the checkpoint ``model`` (default: the committed model).
+
+    ``model_version``, if given, must be that checkpoint's version: the logits
+    of another model cannot be read with this one's vocabulary.
+    """
+    from galvasr.model import DEFAULT_MODEL, load_model
+
+    info = load_model(model or DEFAULT_MODEL, sample_rate=None).info
+    if model_version and model_version != info.model_version:
+        raise ValueError(
+            f"model {model or DEFAULT_MODEL} is {info.model_version}, not {model_version}: "
+            "pass --model with the checkpoint that made these logits"
+        )
+    return Contract.of(info)
+
+
+def run(ctx: StageContext) -> Summary:
+    """The registry's entry: align with the logits of ``ctx.model`` (checked against
+    ``--model-version`` when given)."""
+    contract = load_contract(ctx.require_model(), ctx.options.get("model_version"))
+    return run_align(ctx.spark, ctx.root, contract, ctx.config.align).to_dict()

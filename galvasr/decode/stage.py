@@ -1,0 +1,309 @@
+"""Stage 2, decode: every catalog file to bucketed 16 kHz windows in `chunks`.
+
+Reads ``catalog``; writes ``chunks`` (partitioned by bucket), ``audio`` (the
+measured length of every decoded file) and ``rejects`` (stage=decode). Every
+catalog row ends in exactly one of ``audio`` (with its chunks) or ``rejects``.
+
+Row shapes::
+
+    chunks   (audio_id, chunk_index, bucket, bucket_samples, start_sample,
+              num_samples, context_before_samples, context_after_samples,
+              pcm: bucket_samples int16 LE)                     ~1.09 MB a row
+    audio    (audio_id, num_samples, duration_ms, source_sample_rate,
+              source_channels, source_codec, num_chunks)
+    rejects  (stage="decode", reason in galvasr.audio.REASONS or BAD_PATH, ...)
+
+How the memory stays bounded: a Python worker decodes one file at a time
+into a spool (memory up to ``spool_memory_bytes``, then a local temporary
+file), so a file's fate is known before any chunk of it leaves the worker,
+and then emits its chunks one window at a time. Chunks go to the JVM through
+PySpark's pickled RDD path, whose auto-batching keeps a batch near 64 KB,
+i.e. one ~1 MB chunk per batch; no Arrow batch of chunks is ever built
+(ARROW_MAX_RECORDS_PER_BATCH does not apply here).
+
+One decode, one pass over the PCM: the chunks are the only rows that travel
+as a DataFrame, written as they are made. Each file's outcome (an AudioRow
+or a RejectRow, a few hundred bytes) travels back to the driver in an
+accumulator; a task that runs twice (retry, speculation) adds the same
+deterministic rows again, so the driver keeps one per audio_id, checks that
+every catalog file has exactly one, and writes ``audio`` and ``rejects``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import logging
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import astuple, dataclass, field
+from typing import IO, TYPE_CHECKING, Any
+
+from pyspark.accumulators import AccumulatorParam
+
+from galvasr import storage
+from galvasr.config import DecodeConfig
+from galvasr.context import StageContext, Summary
+from galvasr.decode import audio
+from galvasr.decode.buckets import PaddingReport, bucket_for, bucket_lengths, plan_windows
+from galvasr.ingest import catalog
+from galvasr.schemas import (
+    AUDIO,
+    CATALOG,
+    CHUNKS,
+    REJECTS,
+    SAMPLE_RATE,
+    AudioRow,
+    ChunkRow,
+    RejectRow,
+    Table,
+)
+from galvasr.tables import read_table, write_table
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+log = logging.getLogger(__name__)
+
+STAGE = "decode"
+BAD_PATH = "catalog:unsafe-path"  # the catalog names a path outside the item's folder
+MAX_PARTITIONS = 4096
+
+
+def _samples(ms: int) -> int:
+    return ms * SAMPLE_RATE // 1000
+
+
+@dataclass(frozen=True)
+class DecodePlan:
+    """DecodeConfig in samples, as the per-file code uses it."""
+
+    window_samples: int
+    context_samples: int
+    lengths: tuple[int, ...]  # bucket i is lengths[i] samples long
+    max_samples: int
+    silence_peak: int
+    formats: tuple[str, ...]
+    spool_memory_bytes: int
+
+    @classmethod
+    def from_config(cls, config: DecodeConfig) -> DecodePlan:
+        window, context = _samples(config.window_ms), _samples(config.context_ms)
+        return cls(
+            window_samples=window,
+            context_samples=context,
+            lengths=bucket_lengths(window, context, (_samples(e) for e in config.bucket_edges_ms)),
+            max_samples=_samples(config.max_duration_ms),
+            silence_peak=audio.peak_threshold(config.silence_peak_dbfs),
+            formats=tuple(config.formats),
+            spool_memory_bytes=config.spool_memory_bytes,
+        )
+
+
+def audio_path(items_dir: str, identifier: str, audio_file: str) -> str:
+    """Where a catalog file lives under the corpus root (as ingest found it); ValueError
+    if the identifier or name could point outside the item's folder."""
+    return storage.check_path(catalog.item_path(items_dir, identifier, audio_file))
+
+
+def _reject(audio_id: int, identifier: str, audio_file: str, reason: str, detail: str) -> RejectRow:
+    return RejectRow(
+        stage=STAGE,
+        reason=reason,
+        detail=detail[:1000],
+        identifier=identifier,
+        file_name=audio_file,
+        audio_id=audio_id,
+        cue_index=None,
+        line_number=None,
+    )
+
+
+def decode_file(
+    audio_id: int,
+    identifier: str,
+    audio_file: str,
+    corpus: storage.Store,
+    plan: DecodePlan,
+    items_dir: str = "items",
+) -> Iterator[ChunkRow | AudioRow | RejectRow]:
+    """The chunks of one catalog file, then its AudioRow; or one RejectRow.
+
+    Only what the file itself causes is a RejectRow; an I/O error of the
+    store (a network hiccup) propagates, so that Spark retries the task.
+    """
+    try:
+        path = audio_path(items_dir, identifier, audio_file)
+    except ValueError as e:
+        yield _reject(audio_id, identifier, audio_file, BAD_PATH, str(e))
+        return
+    url = corpus.url(path)
+    handle: IO[bytes] | None = None
+    try:
+        # A local file goes to FFmpeg by name (its own I/O is fastest); any
+        # other store is read through the store's seekable file object.
+        if "://" not in url:
+            source: audio.Source = url
+        else:
+            handle = source = corpus.open_input(path)
+        decoded = audio.spool_pcm16k(
+            source,
+            max_samples=plan.max_samples,
+            silence_peak=plan.silence_peak,
+            formats=plan.formats,
+            spool_memory_bytes=plan.spool_memory_bytes,
+        )
+    except FileNotFoundError as e:
+        yield _reject(audio_id, identifier, audio_file, audio.MISSING, str(e))
+        return
+    except audio.DecodeFailure as e:
+        yield _reject(audio_id, identifier, audio_file, e.reason, e.detail)
+        return
+    finally:
+        if handle is not None:
+            handle.close()
+    with decoded:
+        num_chunks = 0
+        for w in plan_windows(decoded.num_samples, plan.window_samples, plan.context_samples):
+            bucket = bucket_for(w.length_samples, plan.lengths)
+            padding = plan.lengths[bucket] - w.length_samples
+            yield ChunkRow(
+                audio_id=audio_id,
+                chunk_index=w.chunk_index,
+                bucket=bucket,
+                bucket_samples=plan.lengths[bucket],
+                start_sample=w.start_sample,
+                num_samples=w.num_samples,
+                context_before_samples=w.context_before_samples,
+                context_after_samples=w.context_after_samples,
+                pcm=decoded.read(w.first_sample, w.length_samples) + bytes(2 * padding),
+            )
+            num_chunks += 1
+        yield AudioRow(
+            audio_id=audio_id,
+            num_samples=decoded.num_samples,
+            duration_ms=decoded.duration_ms,
+            source_sample_rate=decoded.info.sample_rate,
+            source_channels=decoded.info.channels,
+            source_codec=decoded.info.codec,
+            num_chunks=num_chunks,
+        )
+
+
+class _ListAccumulator(AccumulatorParam[list[Any]]):
+    """Lists, concatenated: the outcome rows of every task, gathered on the driver."""
+
+    def zero(self, value: list[Any]) -> list[Any]:
+        return []
+
+    def addInPlace(self, value1: list[Any], value2: list[Any]) -> list[Any]:  # noqa: N802
+        value1.extend(value2)
+        return value1
+
+
+def _decode_partition(
+    rows: Iterable[Any], corpus: str, plan: DecodePlan, items_dir: str, outcomes: Any
+) -> Iterator[tuple[Any, ...]]:
+    """Chunk rows (as tuples) of every file of a partition; outcomes to the accumulator."""
+    store = storage.open_store(corpus)
+    for r in rows:
+        for out in decode_file(r.audio_id, r.identifier, r.audio_file, store, plan, items_dir):
+            if isinstance(out, ChunkRow):
+                yield astuple(out)
+            else:
+                outcomes.add([out])
+
+
+@dataclass
+class DecodeSummary:
+    """What the stage did; the job logs it as JSON."""
+
+    files: int
+    decoded: int
+    rejected: dict[str, int]
+    chunks: int
+    audio_ms: int
+    padding: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(self.__dict__, sort_keys=True)
+
+
+def run_decode(
+    spark: SparkSession, corpus: str, root: str, config: DecodeConfig, *, items_dir: str = "items"
+) -> DecodeSummary:
+    """Decode every catalog file under ``root`` from ``corpus``; write chunks, audio, rejects.
+
+    ``items_dir`` is the corpus folder of the items, the ingest config's.
+    """
+    from pyspark.sql import functions as F
+
+    plan = DecodePlan.from_config(config)
+    catalog_df = read_table(spark, root, CATALOG)
+    c = CATALOG.c
+    files = catalog_df.count()
+    partitions = config.partitions or max(1, min(files, MAX_PARTITIONS))
+    # Largest files first, about one per task: long files start early and
+    # do not queue behind short ones (longest-processing-time-first).
+    todo = catalog_df.select(c.audio_id, c.identifier, c.audio_file, c.audio_size_bytes)
+    todo = todo.repartitionByRange(
+        partitions, F.coalesce(F.col(c.audio_size_bytes), F.lit(0)).desc(), F.col(c.audio_id)
+    )
+    outcomes = spark.sparkContext.accumulator([], _ListAccumulator())
+    chunk_rows = todo.rdd.mapPartitions(
+        functools.partial(
+            _decode_partition, corpus=str(corpus), plan=plan, items_dir=items_dir, outcomes=outcomes
+        )
+    )
+    chunks = spark.createDataFrame(chunk_rows, CHUNKS.spark, verifySchema=False)
+    write_table(chunks, root, CHUNKS, max_records_per_file=config.chunks_per_file)
+
+    by_id: dict[int, AudioRow | RejectRow] = {}
+    for row in outcomes.value:
+        if by_id.setdefault(row.audio_id, row) != row:
+            raise RuntimeError(
+                f"decode: two outcomes for audio_id {row.audio_id}: not deterministic"
+            )
+    if len(by_id) != files:
+        raise RuntimeError(f"decode: {files} catalog files but {len(by_id)} outcomes")
+    kept = [r for _, r in sorted(by_id.items()) if isinstance(r, AudioRow)]
+    rejected = [r for _, r in sorted(by_id.items()) if isinstance(r, RejectRow)]
+    write_table(_frame(spark, AUDIO, kept), root, AUDIO)
+    write_table(_frame(spark, REJECTS, rejected), root, REJECTS, stage=STAGE)
+    summary = summarize(files, kept, rejected, plan)
+    log.info("decode done: %s", summary.to_json())
+    return summary
+
+
+def _frame(spark: SparkSession, table: Table, rows: list[Any]) -> DataFrame:
+    return spark.createDataFrame([astuple(r) for r in rows], table.spark, verifySchema=False)
+
+
+def summarize(
+    files: int, kept: list[AudioRow], rejected: list[RejectRow], plan: DecodePlan
+) -> DecodeSummary:
+    """Counts, and the padding of the chunks the kept files were cut into."""
+    padding = PaddingReport(plan.lengths)
+    for row in kept:
+        padding.add_file(row.num_samples, plan.window_samples, plan.context_samples)
+    return DecodeSummary(
+        files=files,
+        decoded=len(kept),
+        rejected=dict(sorted(Counter(r.reason for r in rejected).items())),
+        chunks=sum(r.num_chunks for r in kept),
+        audio_ms=sum(r.num_samples for r in kept) * 1000 // SAMPLE_RATE,
+        padding=padding.to_dict(),
+    )
+
+
+def run(ctx: StageContext) -> Summary:
+    """The registry's entry: decode every catalog file with the ``[decode]`` settings."""
+    summary = run_decode(
+        ctx.spark,
+        ctx.require_corpus(),
+        ctx.root,
+        ctx.config.decode,
+        items_dir=ctx.config.ingest.items_dir,
+    )
+    return dataclasses.asdict(summary)

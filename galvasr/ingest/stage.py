@@ -1,0 +1,489 @@
+"""Stage 1, ingest: a corpus's catalog and item files to `catalog`, `transcripts`, `rejects`.
+
+Row shapes (declared in galvasr.schemas)::
+
+    catalog      (audio_id, identifier, audio_file, subtitle_file, audio_size_bytes,
+                  title, creator, license, license_url, language, date, source_url)
+    transcripts  (audio_id, cue_index, start_ms, end_ms, text_raw, text)
+    rejects      (stage="ingest", reason, detail, identifier, file_name, audio_id,
+                  cue_index, line_number)
+
+Accounting: every audio and subtitle file a catalog line names ends in
+exactly one place. An audio file is a ``catalog`` row or a reject row; a
+subtitle file is the ``subtitle_file`` of one or more catalog rows or a
+reject row. A refusal that concerns a whole item (license, unsafe
+identifier, duplicate identifier) gives a reject row to each of its audio and
+subtitle files; an audio file and its subtitle file refused together (the
+audio is missing, the subtitle is empty or unparsable) each get a row with
+the same reason. Rows about files have ``cue_index`` null; rows about a
+malformed catalog line have ``file_name`` null and a ``line_number``. A cue
+dropped from a kept file (``cue:*``) gets a row with its ``audio_id`` and
+``cue_index``, so transcripts may skip cue numbers. Other files (images,
+XML) are ignored and only counted. Audio bytes are not read here: an empty
+or undecodable file is decode's to refuse.
+
+The per-item logic (:func:`ingest_item`) is plain Python over the files of
+one item; :func:`run_ingest` only wires it into Spark.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import io
+import json
+import logging
+import operator
+import os
+import stat
+from collections.abc import Iterable, Iterator
+from dataclasses import astuple, dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from galvasr import keys, storage
+from galvasr.config import IngestConfig
+from galvasr.context import StageContext, Summary
+from galvasr.ingest.catalog import (
+    Item,
+    LineReject,
+    item_path,
+    kind_of,
+    pair_files,
+    parse_catalog_line,
+    printable,
+)
+from galvasr.ingest.licenses import License, normalize_license
+from galvasr.ingest.subtitles import Subtitle, Unusable, parse_subtitle
+from galvasr.schemas import (
+    CATALOG,
+    REJECTS,
+    TRANSCRIPTS,
+    CatalogRow,
+    RejectRow,
+    TranscriptRow,
+)
+from galvasr.tables import write_table
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+log = logging.getLogger(__name__)
+
+STAGE = "ingest"
+MAX_DETAIL_CHARS = 1000
+
+
+# ------------------------------------------------------------ corpus files
+
+
+class UnsafePath(ValueError):
+    """A path that resolves outside the corpus (through a symbolic link)."""
+
+
+class CorpusFiles(Protocol):
+    """Read access to a corpus's files; paths are relative to the corpus root."""
+
+    def size(self, path: str) -> int | None:
+        """The file's size in bytes; None if there is no file there."""
+        ...
+
+    def read_bytes(self, path: str) -> bytes: ...
+
+
+class LocalCorpus:
+    """A corpus folder on a local file system; nothing outside it is ever opened."""
+
+    def __init__(self, root: str):
+        self.root = os.path.realpath(root)
+
+    def _resolve(self, path: str) -> str:
+        # Names were checked (no '..', not absolute); a symbolic link inside
+        # the corpus could still point anywhere, so resolve and compare.
+        full = os.path.realpath(os.path.join(self.root, *_checked(path).split("/")))
+        if os.path.commonpath([full, self.root]) != self.root:
+            raise UnsafePath(f"{path} resolves outside the corpus")
+        return full
+
+    def size(self, path: str) -> int | None:
+        try:
+            st = os.stat(self._resolve(path))
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        return st.st_size if stat.S_ISREG(st.st_mode) else None
+
+    def read_bytes(self, path: str) -> bytes:
+        with open(self._resolve(path), "rb") as f:
+            return f.read()
+
+
+class StoreCorpus:
+    """A corpus behind a galvasr.storage Store (gs://bucket/prefix)."""
+
+    def __init__(self, store: storage.Store):
+        self.store = store
+
+    def size(self, path: str) -> int | None:
+        try:
+            with self.store.open_input(_checked(path)) as f:
+                return f.seek(0, io.SEEK_END)
+        except FileNotFoundError:
+            return None
+
+    def read_bytes(self, path: str) -> bytes:
+        return self.store.read_bytes(_checked(path))
+
+
+def _checked(path: str) -> str:
+    """``path`` if galvasr.storage accepts it, else UnsafePath (a file is refused, not the run)."""
+    try:
+        return storage.check_path(path)
+    except ValueError as e:
+        raise UnsafePath(str(e)) from None
+
+
+def open_corpus(url: str) -> CorpusFiles:
+    """The corpus at a local path or gs:// URL."""
+    if "://" in url and not url.startswith("file://"):
+        return StoreCorpus(storage.open_store(url))
+    return LocalCorpus(url.removeprefix("file://"))
+
+
+# --------------------------------------------------------------- per item
+
+
+@dataclass
+class ItemOutput:
+    catalog: list[CatalogRow] = field(default_factory=list)
+    transcripts: list[TranscriptRow] = field(default_factory=list)
+    rejects: list[RejectRow] = field(default_factory=list)
+    ignored_files: int = 0
+
+
+def reject(
+    reason: str,
+    detail: str,
+    *,
+    identifier: str | None = None,
+    file_name: str | None = None,
+    audio_id: int | None = None,
+    cue_index: int | None = None,
+    line_number: int | None = None,
+) -> RejectRow:
+    """A reject row of this stage; text from the catalog is made printable."""
+    return RejectRow(
+        stage=STAGE,
+        reason=reason,
+        detail=printable(detail)[:MAX_DETAIL_CHARS],
+        identifier=None if identifier is None else printable(identifier),
+        file_name=None if file_name is None else printable(file_name),
+        audio_id=audio_id,
+        cue_index=cue_index,
+        line_number=line_number,
+    )
+
+
+def reject_files(
+    identifier: str | None,
+    names: Iterable[str],
+    reason: str,
+    detail: str,
+    line_number: int,
+    *,
+    with_ids: bool = True,
+) -> list[RejectRow]:
+    """One row per audio or subtitle file of a refused item; one row if it names none."""
+    rows = [
+        reject(
+            reason,
+            detail,
+            identifier=identifier,
+            file_name=name,
+            line_number=line_number,
+            audio_id=keys.audio_id(identifier, name)
+            if with_ids and identifier is not None and kind_of(name) == "audio"
+            else None,
+        )
+        for name in names
+    ]
+    return rows or [reject(reason, detail, identifier=identifier, line_number=line_number)]
+
+
+def reject_line(r: LineReject) -> list[RejectRow]:
+    return reject_files(r.identifier, r.file_names, r.reason, r.detail, r.line_number,
+                        with_ids=False)  # fmt: skip
+
+
+def _media_names(item: Item) -> list[str]:
+    return [f.name for f in item.files if kind_of(f.name) is not None]
+
+
+def ingest_item(item: Item, files: CorpusFiles, config: IngestConfig) -> ItemOutput:
+    """Catalog rows, transcripts and rejects of one item (rules in the module docstring)."""
+    out = ItemOutput(ignored_files=sum(kind_of(f.name) is None for f in item.files))
+    ident, line = item.identifier, item.line_number
+    verdict = normalize_license(item.license_url)
+    if not isinstance(verdict, License):
+        out.rejects = reject_files(ident, _media_names(item), verdict.reason, verdict.detail, line)
+        return out
+    for detail in item.bad_entries:
+        out.rejects.append(
+            reject("catalog:malformed-file", detail, identifier=ident, line_number=line)
+        )
+    pairing = pair_files(item.files)
+    for r in pairing.rejects:
+        out.rejects.append(
+            reject(
+                r.reason,
+                r.detail,
+                identifier=ident,
+                file_name=r.name,
+                line_number=line,
+                audio_id=keys.audio_id(ident, r.name) if r.is_audio else None,
+            )
+        )
+
+    parsed: dict[str, Subtitle | Unusable] = {}
+    subtitle_failures: dict[str, Unusable] = {}
+    kept_subtitles: set[str] = set()
+    for pair in pairing.pairs:
+        audio_file, subtitle_file = pair.audio.name, pair.subtitle.name
+        audio_id = keys.audio_id(ident, audio_file)
+        path = item_path(config.items_dir, ident, audio_file)
+        result: Subtitle | Unusable | None
+        audio_size, result = _audio_size(files, path)
+        if result is None:
+            if subtitle_file not in parsed:
+                parsed[subtitle_file] = _read_subtitle(files, config, ident, subtitle_file)
+            result = parsed[subtitle_file]
+        if isinstance(result, Unusable):
+            out.rejects.append(
+                reject(
+                    result.reason,
+                    result.detail,
+                    identifier=ident,
+                    file_name=audio_file,
+                    audio_id=audio_id,
+                    line_number=line,
+                )
+            )
+            subtitle_failures.setdefault(subtitle_file, result)
+            continue
+        kept_subtitles.add(subtitle_file)
+        out.catalog.append(
+            CatalogRow(
+                audio_id=audio_id,
+                identifier=ident,
+                audio_file=audio_file,
+                subtitle_file=subtitle_file,
+                audio_size_bytes=audio_size,
+                title=item.title,
+                creator=item.creator,
+                license=verdict.name,
+                license_url=printable(str(item.license_url)).strip(),
+                language=item.language,
+                date=item.date,
+                source_url=config.source_url_template.format(identifier=ident),
+            )
+        )
+        out.transcripts.extend(
+            TranscriptRow(audio_id, c.index, c.start_ms, c.end_ms, c.text_raw, c.text)
+            for c in result.cues
+        )
+        out.rejects.extend(
+            reject(
+                d.reason,
+                d.detail,
+                identifier=ident,
+                file_name=subtitle_file,
+                audio_id=audio_id,
+                cue_index=d.index,
+            )
+            for d in result.dropped
+        )
+    for subtitle_file, failure in sorted(subtitle_failures.items()):
+        if subtitle_file not in kept_subtitles:
+            out.rejects.append(
+                reject(
+                    failure.reason,
+                    failure.detail,
+                    identifier=ident,
+                    file_name=subtitle_file,
+                    line_number=line,
+                )
+            )
+    return out
+
+
+def _audio_size(files: CorpusFiles, path: str) -> tuple[int | None, Unusable | None]:
+    try:
+        size = files.size(path)
+    except UnsafePath as e:
+        return None, Unusable("catalog:unsafe-path", str(e))
+    except OSError as e:
+        return None, Unusable("audio:unreadable", f"{type(e).__name__}: {e}")
+    if size is None:
+        return None, Unusable("audio:missing", f"no file {path}")
+    return size, None
+
+
+def _read_subtitle(
+    files: CorpusFiles, config: IngestConfig, identifier: str, name: str
+) -> Subtitle | Unusable:
+    path = item_path(config.items_dir, identifier, name)
+    try:
+        size = files.size(path)
+        if size is None:
+            return Unusable("subtitle:missing", f"no file {path}")
+        if size > config.max_subtitle_bytes:
+            return Unusable(
+                "subtitle:too-large", f"{size} bytes, more than {config.max_subtitle_bytes}"
+            )
+        data = files.read_bytes(path)
+    except UnsafePath as e:
+        return Unusable("catalog:unsafe-path", str(e))
+    except OSError as e:
+        return Unusable("subtitle:unreadable", f"{type(e).__name__}: {e}")
+    return parse_subtitle(data, name)
+
+
+# ------------------------------------------------------------------ Spark
+
+# Records cross from the Python workers to the JVM as (kind, value) pairs:
+# a row of one of the tables (its values), an item, or a name to count.
+_KINDS = {CatalogRow: "catalog", TranscriptRow: "transcript", RejectRow: "reject"}
+COUNT = "count"
+
+
+def _parsed_records(numbered: tuple[str, int]) -> Iterator[tuple[str, Any]]:
+    """One catalog line: an ("item", (identifier, Item)), or its reject rows; and a count."""
+    line, index = numbered
+    parsed = parse_catalog_line(index + 1, line)
+    if parsed is None:
+        return
+    yield COUNT, "catalog_lines"
+    if isinstance(parsed, Item):
+        yield "item", (parsed.identifier, parsed)
+    else:
+        for row in reject_line(parsed):
+            yield "reject", astuple(row)
+
+
+def _item_records(
+    groups: Iterable[tuple[str, Iterable[Item]]], corpus: str, config: IngestConfig
+) -> Iterator[tuple[str, Any]]:
+    """Every item of one identifier: the first line's is ingested, later ones refused."""
+    files = open_corpus(corpus)
+    for _, same in groups:
+        first, *later = sorted(same, key=operator.attrgetter("line_number"))
+        for dup in later:
+            detail = f"identifier already on line {first.line_number}"
+            for dup_row in reject_files(dup.identifier, _media_names(dup),
+                                        "catalog:duplicate-item", detail, dup.line_number,
+                                        with_ids=False):  # fmt: skip
+                yield "reject", astuple(dup_row)
+        out = ingest_item(first, files, config)
+        rows: list[CatalogRow | TranscriptRow | RejectRow] = [
+            *out.catalog, *out.transcripts, *out.rejects
+        ]  # fmt: skip
+        for row in rows:
+            yield _KINDS[type(row)], astuple(row)
+        for _ in range(out.ignored_files):
+            yield COUNT, "ignored_files"
+
+
+def _is_kind(kind: str, record: tuple[str, Any]) -> bool:
+    return record[0] == kind
+
+
+def _count_key(record: tuple[str, Any]) -> tuple[str, int]:
+    kind, values = record
+    if kind == "reject":
+        return f"rejects:{values[1]}", 1
+    if kind == COUNT:
+        return values, 1
+    return f"{kind}_rows", 1
+
+
+def _sorted(df: DataFrame, partitions: int, key: str, *order: str) -> DataFrame:
+    """Rows spread by ``key`` and sorted within each file: the same files every run.
+
+    Not a global sort, which would cost a sampling pass per table.
+    """
+    from pyspark.sql import functions as F
+
+    return df.repartition(partitions, F.col(key)).sortWithinPartitions(*order)
+
+
+@dataclass
+class IngestSummary:
+    """What the stage did; the job logs it as JSON."""
+
+    catalog_lines: int  # lines that are not blank
+    counts: dict[str, int]  # catalog_rows, transcript_rows, ignored_files, rejects:<reason>
+
+    def to_json(self) -> str:
+        return json.dumps(self.__dict__, sort_keys=True)
+
+
+def find_catalog(corpus: str, config: IngestConfig) -> str:
+    """The URL of the corpus's catalog file (the first of config.catalog_names that exists)."""
+    store = storage.open_store(corpus)
+    for name in config.catalog_names:
+        if store.exists(name):
+            return store.url(name)
+    raise FileNotFoundError(f"no {' or '.join(config.catalog_names)} in {corpus}")
+
+
+def run_ingest(spark: SparkSession, corpus: str, root: str, config: IngestConfig) -> IngestSummary:
+    """Ingest the corpus at ``corpus``; write catalog, transcripts and rejects under ``root``."""
+    from pyspark import StorageLevel
+
+    corpus = str(corpus)
+    if "://" not in corpus:  # executors may not share the driver's working directory
+        corpus = os.path.abspath(corpus)
+    catalog_url = find_catalog(corpus, config)
+    sc = spark.sparkContext
+    partitions = config.partitions or sc.defaultParallelism
+    # zipWithIndex numbers lines in file order, whatever the partitioning.
+    parsed = sc.textFile(catalog_url).zipWithIndex().flatMap(_parsed_records)
+    parsed = parsed.persist(StorageLevel.MEMORY_AND_DISK)  # read and parse the catalog once
+    items = parsed.filter(functools.partial(_is_kind, "item")).map(operator.itemgetter(1))
+    records = (
+        items.groupByKey(numPartitions=partitions)
+        .mapPartitions(functools.partial(_item_records, corpus=corpus, config=config))
+        .union(parsed.filter(lambda r: r[0] != "item"))
+        .persist(StorageLevel.MEMORY_AND_DISK)  # read item files once, write three tables
+    )
+    try:
+        counts = records.map(_count_key).reduceByKey(operator.add).collectAsMap()
+        frames = {}
+        for table, kind in ((CATALOG, "catalog"), (TRANSCRIPTS, "transcript"), (REJECTS, "reject")):
+            rows = records.filter(functools.partial(_is_kind, kind)).map(operator.itemgetter(1))
+            frames[kind] = spark.createDataFrame(rows, table.spark)
+        keys.check_audio_ids(frames["catalog"])
+        out = int(spark.conf.get("spark.sql.shuffle.partitions") or 8)
+        c, t, r = CATALOG.c, TRANSCRIPTS.c, REJECTS.c
+        write_table(_sorted(frames["catalog"], out, c.audio_id, c.audio_id), root, CATALOG)
+        write_table(
+            _sorted(frames["transcript"], out, t.audio_id, t.audio_id, t.cue_index),
+            root,
+            TRANSCRIPTS,
+        )
+        order = (r.reason, r.identifier, r.file_name, r.cue_index, r.line_number, r.detail)
+        write_table(
+            _sorted(frames["reject"], out, r.identifier, *order), root, REJECTS, stage=STAGE
+        )
+    finally:
+        records.unpersist()
+        parsed.unpersist()
+    catalog_lines = counts.pop("catalog_lines", 0)
+    summary = IngestSummary(catalog_lines=catalog_lines, counts=dict(sorted(counts.items())))
+    for key, value in summary.counts.items():
+        log.info("ingest %s: %d", key, value)
+    return summary
+
+
+def run(ctx: StageContext) -> Summary:
+    """The registry's entry: ingest the corpus of ``ctx`` with its ``[ingest]`` settings."""
+    summary = run_ingest(ctx.spark, ctx.require_corpus(), ctx.root, ctx.config.ingest)
+    return dataclasses.asdict(summary)

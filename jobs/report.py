@@ -1,0 +1,14 @@
+"""The report stage as a Spark job: every table -> report/index.html.
+
+    spark-submit jobs/report.py --root runs/sample [--config run.toml] [--set SECTION.KEY=VALUE]
+
+Flags are those of ``galvasr report`` (``--help`` lists them); both are built from
+the stage registry (galvasr.registry). Prints the stage's summary as one JSON line.
+"""
+
+import sys
+
+from galvasr.registry import job_main
+
+if __name__ == "__main__":
+    sys.exit(job_main("report"))

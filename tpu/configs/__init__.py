@@ -1,1 +1,0 @@
-"""Training configs: plain Python, every default in one place."""
