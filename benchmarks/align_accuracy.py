@@ -45,7 +45,6 @@ import pyarrow.parquet as pq
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from galvasr.model.normalize import to_alphabet  # noqa: E402
 from galvasr.model.vocab import DEFAULT_VOCAB  # noqa: E402
 
 TARGETS = {"median_abs_error_ms": 60, "p95_abs_error_ms": 200, "precision": 0.99, "recall": 0.85}
@@ -64,7 +63,7 @@ def jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def norm(text: str) -> str:
-    return to_alphabet(text, DEFAULT_VOCAB)
+    return DEFAULT_VOCAB.normalize(text)
 
 
 def overlap(a0: float, a1: float, b0: float, b1: float) -> float:
@@ -248,14 +247,13 @@ def write_oracle_logits(
     heard as another letter) make the oracle more like a real model.
     """
     from galvasr import quantize
-    from galvasr.align.stage import Contract
+    from galvasr.model.contract import ModelInfo
     from galvasr.schemas import LOGITS, LogitsRow
     from galvasr.tables import write_table
     from tests.align_oracle import log_softmax
 
     vocab = DEFAULT_VOCAB
-    contract = Contract(ORACLE_VERSION, vocab.symbols, vocab.blank_index, vocab.word_separator,
-                        vocab.upper, 320, 16_000)  # fmt: skip
+    contract = ModelInfo("oracle", ORACLE_VERSION, vocab, 320, 16_000, "oracle")
     index = vocab.index
     catalog = read(root, "catalog", ["audio_id", "identifier", "audio_file"])
     audio_of = {(r["identifier"], r["audio_file"]): r["audio_id"] for r in catalog}

@@ -4,7 +4,7 @@
         [--out runs/bench/align_speed.json]
 
 What is timed is what one Spark task does per file, from the joined rows
-to the output record batches (galvasr.align_stage._file_batches): decode
+to the output record batches (galvasr.align.stage._file_batches): decode
 each window's float16 log-probabilities, stitch windows and PCM, normalize
 the cues, align them (ctc-segmentation table + backtracking, in pieces),
 greedy-decode and score each cue, cut segments and encode their FLAC.
@@ -45,20 +45,20 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from galvasr import quantize  # noqa: E402
-from galvasr.align.stage import Contract, _file_batches, output_schema  # noqa: E402
+from galvasr.align.stage import _file_batches, output_schema  # noqa: E402
 from galvasr.config import AlignConfig  # noqa: E402
-from galvasr.model.normalize import to_alphabet  # noqa: E402
+from galvasr.model.contract import ModelInfo  # noqa: E402
+from galvasr.model.vocab import DEFAULT_VOCAB  # noqa: E402
 from tests.align_oracle import cut_windows, speak  # noqa: E402
 
 STRIDE = 320
-CONTRACT = Contract(
+CONTRACT = ModelInfo(
+    name="oracle",
     model_version="oracle-00000000",
-    symbols=("<blank>", " ", *"abcdefghijklmnopqrstuvwxyz", "'"),
-    blank_index=0,
-    word_separator=" ",
-    upper=False,
+    vocab=DEFAULT_VOCAB,
     frame_stride_samples=STRIDE,
     sample_rate=16_000,
+    architecture="oracle",
 )
 FILE_MINUTES = 5.0
 
@@ -68,7 +68,7 @@ def _pool() -> tuple[str, ...]:
     from galvasr.synth.textsource import CORPUS_BOOKS
     from galvasr.synth.textsource import sentences as kjv
 
-    normalized = (to_alphabet(s, CONTRACT) for s in kjv(CORPUS_BOOKS))
+    normalized = (CONTRACT.vocab.normalize(s) for s in kjv(CORPUS_BOOKS))
     return tuple(s for s in normalized if 10 <= len(s) <= 200)
 
 
@@ -86,7 +86,7 @@ def file_rows(audio_id: int, minutes: float, seed: int) -> tuple[list[dict[str, 
     while chars < minutes * 60 * 17.4:  # characters per second of oracle audio
         texts += sentences(rng, 20)
         chars = sum(len(t) for t in texts)
-    logprobs, truth = speak(texts, CONTRACT, rng, pause_frames=(10, 40))
+    logprobs, truth = speak(texts, CONTRACT.vocab, rng, pause_frames=(10, 40))
     pcm = rng.integers(-3000, 3000, size=logprobs.shape[0] * STRIDE).astype(np.int16)
     cues: list[dict[str, Any]] = []
     for k, t in enumerate(truth):
@@ -105,7 +105,7 @@ def file_rows(audio_id: int, minutes: float, seed: int) -> tuple[list[dict[str, 
         rows.append({
             "audio_id": audio_id, "chunk_index": w.chunk_index, "start_sample": w.start_sample,
             "num_samples": w.num_samples, "context_before_samples": w.context_before_samples,
-            "pcm": w.pcm, "num_frames": w.logprobs.shape[0], "vocab_size": len(CONTRACT.symbols),
+            "pcm": w.pcm, "num_frames": w.logprobs.shape[0], "vocab_size": len(CONTRACT.vocab),
             "encoding": "float16", "logprobs": quantize.encode_logprobs(w.logprobs, "float16"),
             "cues": cues if w.chunk_index == 0 else None, "identifier": f"item{audio_id}",
             "audio_file": "a.mp3", "license": "cc-by",

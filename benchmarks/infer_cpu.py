@@ -34,8 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import jax  # noqa: E402
 
 from galvasr.config import load_config, parse_overrides  # noqa: E402
-from galvasr.infer.engine import run_infer  # noqa: E402
 from galvasr.infer.shards import CHUNKS_PREFIX, find_shards  # noqa: E402
+from galvasr.infer.stage import run_infer  # noqa: E402
 from galvasr.model import DEFAULT_MODEL  # noqa: E402
 from galvasr.storage import open_store  # noqa: E402
 

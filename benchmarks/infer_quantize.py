@@ -6,7 +6,7 @@
 For every audio file of the corpus's ``ground_truth.jsonl``, takes a whole
 file's float32 log-probabilities, round-trips them through each encoding of
 galvasr.quantize, aligns the file's sentences with the project's aligner
-(galvasr.align.align_cues, default AlignConfig; the true sentence times
+(galvasr.align.ctc.align_cues, default AlignConfig; the true sentence times
 stand in for subtitle times) and compares, per encoding:
 
 - the alignment with float32's: sentences whose start and end frame are
@@ -42,10 +42,10 @@ import pyarrow as pa
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from galvasr import quantize  # noqa: E402
-from galvasr.align.ctc import AlignedCue, Cue, FrameClock, align_cues  # noqa: E402
+from galvasr.align.ctc import AlignedCue, Cue, align_cues  # noqa: E402
 from galvasr.config import AlignConfig  # noqa: E402
 from galvasr.model import DEFAULT_MODEL, DEFAULT_VOCAB  # noqa: E402
-from galvasr.model.normalize import to_alphabet  # noqa: E402
+from galvasr.model.contract import FrameClock  # noqa: E402
 
 FRAME_STRIDE_SAMPLES = 320
 SAMPLE_RATE = 16_000
@@ -163,7 +163,7 @@ def oracle_files(
     rng = np.random.default_rng(seed)
     out = []
     for rows in truth.values():
-        texts = [to_alphabet(r["text"], DEFAULT_VOCAB) for r in rows]
+        texts = [DEFAULT_VOCAB.normalize(r["text"]) for r in rows]
         texts = [t for t in texts if t]
         lp, spoken = speak(texts, DEFAULT_VOCAB, rng, noise=noise)
         cues = [

@@ -14,7 +14,7 @@ LibriSpeech, FLEURS, JFK and the Montreal Forced Aligner's test clips.
   all files (errors summed over files, so long files weigh more).
 - Alignment: each ``group`` of consecutive clips (LJ Speech, LibriVox,
   LibriSpeech) is joined into one recording, and its transcripts aligned
-  with the pipeline's own ``galvasr.align.align_cues`` (default
+  with the pipeline's own ``galvasr.align.ctc.align_cues`` (default
   ``[align]`` config), the clip times given as if they were subtitle cues.
   The truth for a clip is its speech span, trimmed as the sample corpus's
   truth is (first and last sample within 40 dB of the clip's peak). Errors
@@ -43,8 +43,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from galvasr.align.ctc import Cue, FrameClock, align_cues, snap_to_audio  # noqa: E402
-from galvasr.align.stage import Contract  # noqa: E402
+from galvasr.align.ctc import Cue, align_cues, snap_to_audio  # noqa: E402
 from galvasr.config import AlignConfig  # noqa: E402
 from galvasr.corpus.synth import trim_span  # noqa: E402
 from galvasr.decode.audio import decode_pcm16k  # noqa: E402
@@ -124,8 +123,7 @@ def recognition(
 def alignment(
     model: LoadedModel, rows: list[dict[str, Any]], pcms: dict[str, np.ndarray]
 ) -> dict[str, Any]:
-    contract = Contract.of(model.info)
-    clock = FrameClock(contract.frame_stride_samples, contract.sample_rate)
+    clock = model.info.clock
     config = AlignConfig()
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
@@ -145,7 +143,9 @@ def alignment(
             cues.append(Cue(i, int(offset), int(offset + duration), text, text))
             offset += duration
         joined = np.concatenate([pcms[r["file"]] for r in members])
-        aligned, rejects = align_cues(logprobs(model, joined), cues, contract, clock, config)
+        aligned, rejects = align_cues(
+            logprobs(model, joined), cues, model.info.vocab, clock, config
+        )
         ctc_only = {a.cue_index: a for a in aligned}
         aligned = snap_to_audio(
             aligned, lambda a, b, pcm=joined: pcm[max(0, a) : max(0, b)], clock, config

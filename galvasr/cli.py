@@ -25,6 +25,8 @@ app = typer.Typer(
     help="Build speech recognition training sets from public audio with subtitles.",
     no_args_is_help=True,
     add_completion=False,
+    # Help texts say `[default: ...]`; rich markup would read that as a tag and drop it.
+    rich_markup_mode=None,
 )
 console = Console(stderr=True)
 

@@ -125,7 +125,7 @@ class InferConfig:
 
 @dataclass(frozen=True)
 class AlignConfig:
-    """Align every cue to the log-probabilities and cut ~15 s segments (galvasr.align_stage).
+    """Align every cue to the log-probabilities and cut ~15 s segments (galvasr.align.stage).
 
     Long files are aligned in pieces of at most ``piece_max_s`` of subtitle
     time; each piece searches its subtitle times +- ``margin_s`` (shifted by

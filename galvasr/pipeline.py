@@ -21,25 +21,8 @@ from rich.console import Console
 from galvasr import __version__, registry, runroot
 from galvasr.config import Config, to_dict, to_toml
 from galvasr.context import StageContext, Summary
+from galvasr.corpus_files import corpus_fingerprint
 from galvasr.storage import open_store
-
-
-def corpus_fingerprint(corpus: str) -> str:
-    """The catalog's bytes plus the name and size of every file beside it.
-
-    Sizes, not contents, keep this cheap for a large corpus on GCS.
-    """
-    store = open_store(corpus)
-    h = hashlib.sha256()
-    for path in store.list(""):
-        if path.startswith("catalog.jsonl"):
-            fact = hashlib.sha256(store.read_bytes(path)).hexdigest()
-        else:
-            with store.open_input(path) as f:
-                fact = str(f.seek(0, 2))
-        h.update(f"{path}\0{fact}\n".encode())
-    return h.hexdigest()
-
 
 MODEL_FILES = ("model.json", "weights.msgpack", "config.json", "model.safetensors", "vocab.json")
 

@@ -93,7 +93,7 @@ STAGES: tuple[Stage, ...] = (
         "infer",
         inputs=("chunks",),
         outputs=("logits",),
-        module="galvasr.infer.engine",
+        module="galvasr.infer.stage",
         needs_model=True,
         options=(
             Option("worker-id", "Name in leases and summaries [default: host-pid-random]."),

@@ -42,6 +42,7 @@ class CatalogRow:
     audio_id: Int64  # deterministic hash of (identifier, audio_file)
     identifier: Str  # archive.org item identifier
     audio_file: Str  # path of the audio file inside the item, as the catalog names it
+    audio_path: Str  # where ingest found it: relative to the corpus root, checked safe
     subtitle_file: Str
     audio_size_bytes: Int64 | None
     title: Str | None
@@ -78,6 +79,40 @@ class RejectRow:
     cue_index: Int32 | None
     line_number: Int64 | None  # line in the catalog, for malformed catalog lines
     segment_id: Int64 | None = None  # for a segment that was cut (align) or not released
+
+
+MAX_DETAIL_CHARS = 1000
+"""A reject's ``detail`` is cut to this many characters."""
+
+
+def reject_row(
+    stage: str,
+    reason: str,
+    detail: str | None,
+    *,
+    identifier: str | None = None,
+    file_name: str | None = None,
+    audio_id: int | None = None,
+    cue_index: int | None = None,
+    line_number: int | None = None,
+    segment_id: int | None = None,
+) -> RejectRow:
+    """The one way a reject row is made (its Spark twin: galvasr.tables.reject_frame).
+
+    Name what the row is about and leave the rest null; ``detail`` is cut to
+    :data:`MAX_DETAIL_CHARS`.
+    """
+    return RejectRow(
+        stage=stage,
+        reason=reason,
+        detail=None if detail is None else detail[:MAX_DETAIL_CHARS],
+        identifier=identifier,
+        file_name=file_name,
+        audio_id=audio_id,
+        cue_index=cue_index,
+        line_number=line_number,
+        segment_id=segment_id,
+    )
 
 
 @dataclass(frozen=True)
@@ -280,6 +315,35 @@ def spark_schema(schema: pa.Schema) -> Any:
     return T.StructType(fields)
 
 
+# ---------------------------------------------------------------- releases
+
+
+@dataclass(frozen=True)
+class ReleaseRow:
+    """One released segment: the columns of every release format, audio aside."""
+
+    id: Str  # segment_id as 16 hex digits (unsigned): file names and sample keys
+    segment_id: Int64
+    audio_id: Int64
+    identifier: Str  # the source item; every segment of a source is in one split
+    start_ms: Int64
+    end_ms: Int64
+    duration_ms: Int64
+    text: Str
+    text_normalized: Str
+    score: Float64
+    cer: Float64
+    license: Str
+    split: Str  # train, dev, test
+    subset: Str  # clean, dirty, clean_sa, dirty_sa
+
+
+RELEASE = Table("release", ReleaseRow)
+"""The rows of a release (its Parquet shards) and the ``release`` SQL view. Not
+in :data:`TABLES`: a release is no table of the run root but a folder of its own,
+``release/<name>/`` (:func:`galvasr.runroot.release_dir`)."""
+
+
 __all__ = [
     "ALIGNMENTS",
     "AUDIO",
@@ -287,8 +351,11 @@ __all__ = [
     "CHUNKS",
     "LOGITS",
     "REJECTS",
+    "RELEASE",
     "SEGMENTS",
     "TABLES",
     "TRANSCRIPTS",
+    "ReleaseRow",
     "Table",
+    "reject_row",
 ]

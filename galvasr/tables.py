@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from galvasr import runroot
-from galvasr.schemas import REJECTS, Table
+from galvasr.schemas import MAX_DETAIL_CHARS, REJECTS, Table
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import Column, DataFrame, SparkSession
 
 
 class SchemaMismatch(ValueError):
@@ -79,3 +79,33 @@ def _exists(spark: SparkSession, path: str) -> bool:
     hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
     fs = hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
     return bool(fs.exists(hadoop_path))
+
+
+def reject_frame(df: DataFrame, stage: str, **columns: str | Column) -> DataFrame:
+    """``df``'s rows as reject rows of ``stage``: galvasr.schemas.reject_row for a DataFrame.
+
+    Each keyword is a column of ``rejects`` (``reason`` is required) and gives
+    the column of ``df`` (a name or an expression) that fills it; the other
+    columns are null, and ``detail`` is cut to MAX_DETAIL_CHARS, as reject_row does.
+    """
+    from pyspark.sql import functions as F
+
+    r = REJECTS.c
+    unknown = sorted(set(columns) - set(REJECTS.columns) | ({r.stage} & set(columns)))
+    if unknown:
+        raise SchemaMismatch(f"reject_frame: {unknown} are not columns it fills")
+    if r.reason not in columns:
+        raise SchemaMismatch("reject_frame: a reject needs a reason")
+    out = []
+    for field in REJECTS.spark.fields:
+        if field.name == r.stage:
+            value = F.lit(stage)
+        elif field.name in columns:
+            given = columns[field.name]
+            value = F.col(given) if isinstance(given, str) else given
+        else:
+            value = F.lit(None)
+        if field.name == r.detail:
+            value = F.substring(value.cast("string"), 1, MAX_DETAIL_CHARS)
+        out.append(value.cast(field.dataType).alias(field.name))
+    return df.select(*out)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from galvasr.align.stitch import Window
-from galvasr.model.normalize import Alphabet
+from galvasr.model.vocab import Vocabulary
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ def log_softmax(x: np.ndarray) -> np.ndarray:
 
 def speak(
     texts: Sequence[str],
-    alphabet: Alphabet,
+    vocab: Vocabulary,
     rng: np.random.Generator,
     *,
     pause_frames: tuple[int, int] = (10, 60),
@@ -43,24 +43,24 @@ def speak(
     0-2 blank frames between characters (at least one between two equal
     ones, as CTC needs); texts are separated by pauses of blank frames.
     """
-    index = {s: i for i, s in enumerate(alphabet.symbols)}
-    frames: list[int] = [alphabet.blank_index] * lead_frames
+    index = vocab.index
+    frames: list[int] = [vocab.blank_index] * lead_frames
     truth = []
     for n, text in enumerate(texts):
         if n:
-            frames += [alphabet.blank_index] * int(rng.integers(*pause_frames, endpoint=True))
+            frames += [vocab.blank_index] * int(rng.integers(*pause_frames, endpoint=True))
         start = len(frames)
         previous = None
         for k, c in enumerate(text):
             label = index[c]
             if k:
                 gap = int(rng.integers(0, 2, endpoint=True))
-                frames += [alphabet.blank_index] * max(gap, 1 if label == previous else 0)
+                frames += [vocab.blank_index] * max(gap, 1 if label == previous else 0)
             frames += [label] * int(rng.integers(1, 2, endpoint=True))
             previous = label
         truth.append(OracleCue(text, start, len(frames)))
-    frames += [alphabet.blank_index] * tail_frames
-    logits = rng.normal(0.0, noise, size=(len(frames), len(alphabet.symbols)))
+    frames += [vocab.blank_index] * tail_frames
+    logits = rng.normal(0.0, noise, size=(len(frames), len(vocab.symbols)))
     logits[np.arange(len(frames)), frames] += peak
     return log_softmax(logits), truth
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from galvasr import runlog, schemas
+from galvasr import runlog, runroot, schemas
 from galvasr.release import formats as release_formats
 from galvasr.tables import write_table
 
@@ -80,7 +80,7 @@ def build(spark: Any, root: Path) -> FakeRun:
             run.catalog.append(
                 schemas.CatalogRow(
                     audio_id=audio_id, identifier=identifier, audio_file=f"part{f}.mp3",
-                    subtitle_file=f"part{f}.srt", audio_size_bytes=100_000, title=title,
+                    audio_path=f"items/{identifier}/part{f}.mp3", subtitle_file=f"part{f}.srt", audio_size_bytes=100_000, title=title,
                     creator=creator, license=license,
                     license_url=f"https://creativecommons.org/licenses/{license[3:] or 'x'}/4.0/",
                     language="en", date="2001", source_url=f"https://archive.org/details/{identifier}",
@@ -140,7 +140,7 @@ def build(spark: Any, root: Path) -> FakeRun:
     run.catalog.append(
         schemas.CatalogRow(
             audio_id=decode_reject_id, identifier="item-broken", audio_file="x.mp3",
-            subtitle_file="x.srt", audio_size_bytes=10, title="Broken", creator=None,
+            audio_path="items/item-broken/x.mp3", subtitle_file="x.srt", audio_size_bytes=10, title="Broken", creator=None,
             license="cc-by", license_url="https://creativecommons.org/licenses/by/4.0/",
             language=None, date=None, source_url=None,
         )
@@ -186,7 +186,7 @@ def write_stub_release(run: FakeRun, name: str, segments: list[schemas.SegmentRo
         row = {c: getattr(seg, c) for c in release_formats.COLUMNS if hasattr(seg, c)}
         row |= {"id": release_formats.segment_key(seg.segment_id), "split": "train"}
         rows.append(row | {"subset": "clean", "flac": seg.flac})
-    path = Path(run.root) / "release" / name / "parquet" / "clean"
+    path = Path(run.root) / runroot.release_parquet(name) / "clean"
     path.mkdir(parents=True, exist_ok=True)
     (path / "train-00000-of-00001.parquet").write_bytes(release_formats.parquet_shard(rows, 100))
 

@@ -7,8 +7,10 @@ import dataclasses
 import numpy as np
 import pytest
 
-from galvasr.align.ctc import Cue, FrameClock, align_cues, greedy_decode, min_mean_score
+from galvasr.align.ctc import Cue, align_cues, min_mean_score
 from galvasr.config import AlignConfig
+from galvasr.model.contract import FrameClock, ModelInfo
+from galvasr.model.greedy import greedy_decode
 from galvasr.model.vocab import DEFAULT_VOCAB
 from tests.align_oracle import speak
 
@@ -146,7 +148,7 @@ def test_greedy_decode_and_score():
 
 
 def test_align_file_accounts_for_every_cue_without_spark():
-    from galvasr.align.stage import Contract, FileInput, align_file
+    from galvasr.align.stage import FileInput, align_file
     from tests.align_oracle import cut_windows
 
     rng = np.random.default_rng(12)
@@ -156,7 +158,7 @@ def test_align_file_accounts_for_every_cue_without_spark():
     cues.append(Cue(99, cues[10].end_ms + 50, cues[10].end_ms + 600, "Never said at all."))
     cues.append(Cue(100, 0, 500, "♪"))
     windows = cut_windows(logprobs, pcm, 320, 8 * 16_000, 16_000)
-    contract = Contract("oracle-0", DEFAULT_VOCAB.symbols, 0, " ", False, 320, 16_000)
+    contract = ModelInfo("oracle", "oracle-0", DEFAULT_VOCAB, 320, 16_000, "oracle")
     file = FileInput(7, "item", "a.mp3", "cc-by-sa", windows, cues)
     out = align_file(file, contract, AlignConfig())
     rejected = {r.cue_index: r.reason for r in out.rejects}

@@ -10,8 +10,9 @@ import pytest
 import soundfile as sf
 
 from galvasr import quantize
-from galvasr.align.stage import CO_PARTITION_CONF, Contract, joined_frame, run_align
+from galvasr.align.stage import CO_PARTITION_CONF, joined_frame, run_align
 from galvasr.config import AlignConfig
+from galvasr.model.contract import ModelInfo
 from galvasr.model.vocab import DEFAULT_VOCAB
 from galvasr.schemas import (
     ALIGNMENTS,
@@ -30,14 +31,13 @@ from galvasr.tables import read_table, write_table
 from tests.align_oracle import cut_windows, speak
 
 STRIDE = 320
-CONTRACT = Contract(
+CONTRACT = ModelInfo(
+    name="oracle",
     model_version="oracle-00000000",
-    symbols=DEFAULT_VOCAB.symbols,
-    blank_index=DEFAULT_VOCAB.blank_index,
-    word_separator=DEFAULT_VOCAB.word_separator,
-    upper=False,
+    vocab=DEFAULT_VOCAB,
     frame_stride_samples=STRIDE,
     sample_rate=16_000,
+    architecture="oracle",
 )
 WORDS = [
     "we",
@@ -73,8 +73,9 @@ def _file(audio_id: int, n_sentences: int, seed: int, encoding: str, rows: dict,
     pcm = rng.integers(-2000, 2000, size=logprobs.shape[0] * STRIDE).astype(np.int16)
     run.pcm[audio_id] = pcm
     rows["catalog"].append(
-        CatalogRow(audio_id, f"item{audio_id}", "a.mp3", "a.srt", None, None, None,
-                   "cc-by", "https://creativecommons.org/licenses/by/4.0/", "en", None, None)
+        CatalogRow(audio_id, f"item{audio_id}", "a.mp3", f"items/item{audio_id}/a.mp3", "a.srt",
+                   None, None, None, "cc-by", "https://creativecommons.org/licenses/by/4.0/",
+                   "en", None, None)
     )  # fmt: skip
     cue_index = 0
     for k, t in enumerate(truth):
@@ -99,7 +100,7 @@ def _file(audio_id: int, n_sentences: int, seed: int, encoding: str, rows: dict,
         data = quantize.encode_logprobs(w.logprobs, encoding)
         rows["logits"].append(
             LogitsRow(audio_id, w.chunk_index, 0, CONTRACT.model_version, w.logprobs.shape[0],
-                      len(CONTRACT.symbols), encoding, data)
+                      len(CONTRACT.vocab), encoding, data)
         )  # fmt: skip
 
 

@@ -1,4 +1,4 @@
-"""galvasr.align.snap_to_audio: cue boundaries moved to the audio's speech onsets and offsets."""
+"""galvasr.align.ctc.snap_to_audio: cue boundaries moved to the speech onsets and offsets."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from galvasr.align.ctc import AlignedCue, FrameClock, frame_energy_db, snap_to_audio
+from galvasr.align.ctc import AlignedCue, frame_energy_db, snap_to_audio
 from galvasr.config import AlignConfig
+from galvasr.model.contract import FrameClock
 
 RATE = 16_000
 CLOCK = FrameClock(320, RATE)  # 20 ms frames

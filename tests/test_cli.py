@@ -8,9 +8,12 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from galvasr import runlog
 from galvasr.cli import app
 from galvasr.schemas import AUDIO, CATALOG, CHUNKS, REJECTS, TRANSCRIPTS
 from galvasr.tables import read_table
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def _invoke(*args: str) -> dict[str, object]:
@@ -24,14 +27,65 @@ def test_ingest_then_decode(spark, mini_corpus: Path, tmp_path: Path) -> None:
     root = str(tmp_path / "root")
     ingested = _invoke("ingest", "--corpus", str(mini_corpus), "--root", root)
     catalog = read_table(spark, root, CATALOG).count()
-    assert catalog > 0 and ingested
-    assert read_table(spark, root, TRANSCRIPTS).count() > 0
+    counts = ingested["counts"]
+    assert isinstance(counts, dict)
+    assert catalog > 0 and counts["catalog_rows"] == catalog  # the summary tells the table
+    assert counts["transcript_rows"] == read_table(spark, root, TRANSCRIPTS).count() > 0
     decoded = _invoke("decode", "--corpus", str(mini_corpus), "--root", root)
-    assert decoded
     audio = read_table(spark, root, AUDIO).count()
     rejected = read_table(spark, root, REJECTS).filter("stage = 'decode'").count()
     assert audio + rejected == catalog  # every catalog file decoded or rejected
-    assert read_table(spark, root, CHUNKS).count() >= audio
+    assert decoded["files"] == catalog and decoded["decoded"] == audio
+    assert decoded["chunks"] == read_table(spark, root, CHUNKS).count() >= audio
+    # A stage run by its own command leaves its run record, as under `galvasr run`.
+    records = {r.stage: r for r in runlog.read_stages(root)}
+    assert set(records) == {"ingest", "decode"}
+    assert records["decode"].counts["chunks"] == decoded["chunks"]
+
+
+def test_a_job_takes_the_commands_flags(mini_corpus: Path, tmp_path: Path) -> None:
+    """``jobs/<stage>.py`` and ``galvasr <stage>`` are built from one registry: same flags."""
+    import subprocess
+    import sys
+
+    root = tmp_path / "root"
+    done = subprocess.run(
+        [sys.executable, "jobs/ingest.py", "--corpus", str(mini_corpus), "--root", str(root),
+         "--set", "ingest.max_subtitle_bytes=10"],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    # --set reached the stage: every subtitle file is now too large to read.
+    assert summary["counts"].get("transcript_rows", 0) == 0
+    assert summary["counts"]["rejects:subtitle:too-large"] > 0
+    assert [r.stage for r in runlog.read_stages(str(root))] == ["ingest"]
+
+
+def test_every_stage_has_a_command_and_a_job_with_the_same_flags() -> None:
+    from galvasr.registry import STAGES, job_parser
+
+    for spec in STAGES:
+        result = CliRunner().invoke(app, [spec.name, "--help"], env={"COLUMNS": "200"})
+        assert result.exit_code == 0, result.output
+        job_flags = {
+            flag
+            for action in job_parser(spec)._actions
+            for flag in action.option_strings
+            if flag.startswith("--") and flag != "--help"
+        }
+        for flag in job_flags:
+            assert flag in result.output, (spec.name, flag)
+        assert (REPO / "jobs" / f"{spec.name}.py").exists() or spec.name == "infer"
+
+
+def test_a_missing_model_fails_in_one_line_before_any_work(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["align", "--root", str(tmp_path / "root"), "--model", str(tmp_path / "nope")]
+    )
+    assert result.exit_code != 0
+    assert "no such checkpoint folder" in str(result.exception) or "no such" in result.output
+    assert not (tmp_path / "root").exists()
 
 
 def test_release_prints_its_summary(mini_run: Path, tmp_path: Path) -> None:

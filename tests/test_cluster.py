@@ -55,7 +55,7 @@ def test_spark_stages_on_standalone_cluster_equal_local_mode(
     # The accelerator stage runs outside Spark, as on a real cluster's TPU hosts.
     model = TEST_MODEL or str(DEFAULT_MODEL)
     subprocess.run(
-        [sys.executable, "-m", "galvasr.infer.engine", *common, "--model", model],
+        [sys.executable, "-m", "accel.infer", *common, "--model", model],
         check=True, capture_output=True, text=True, cwd=REPO, timeout=600,
     )  # fmt: skip
     _job(spark_cluster, "align", *common, "--model", model)

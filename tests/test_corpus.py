@@ -213,7 +213,7 @@ def test_licenses_kept_and_refused() -> None:
 
 
 def test_licenses_agree_with_galvasr_licenses() -> None:
-    from galvasr.ingest.licenses import License, normalize_license
+    from galvasr.licenses import License, normalize_license
 
     for item in manifest()["items"]:
         got = normalize_license(catalog()[item["identifier"]]["metadata"].get("licenseurl"))

@@ -42,16 +42,22 @@ def _tone(seconds: float, rate: int, hz: float) -> np.ndarray:
 
 
 def _corpus(tmp_path):
-    """(corpus dir, catalog rows, expected reason or None per audio_id)."""
-    corpus = tmp_path / "corpus"
-    files = {}  # audio_id -> (identifier, audio_file, expected reason)
+    """(corpus dir, catalog rows, expected reason or None per audio_id).
 
-    def put(audio_id, identifier, name, reason, write=None):
-        files[audio_id] = (identifier, name, reason)
+    Decode reads each file at the catalog's ``audio_path``: most are under
+    items/<identifier>/ as ingest lays them out, one is elsewhere (decode
+    knows nothing of that layout), and some paths are hostile.
+    """
+    corpus = tmp_path / "corpus"
+    files = {}  # audio_id -> (identifier, audio_file, audio_path, expected reason)
+
+    def put(audio_id, identifier, name, reason, write=None, path=None):
+        path = path or f"items/{identifier}/{name}"
+        files[audio_id] = (identifier, name, path, reason)
         if write is not None:
-            path = corpus / "items" / identifier / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write(path)
+            full = corpus / path
+            full.parent.mkdir(parents=True, exist_ok=True)
+            write(full)
 
     put(1, "talk", "a.mp3", None,
         lambda p: audio.encode_file(p, np.stack([_tone(9.5, 44_100, 300)] * 2), 44_100,
@@ -82,11 +88,19 @@ def _corpus(tmp_path):
     put(6, "zero", "z.mp3", audio.EMPTY, lambda p: p.write_bytes(b""))
     put(7, "gone", "m.mp3", audio.MISSING)
     put(8, "talk", "../garbage/g.mp3", decode.BAD_PATH)
+    put(9, "elsewhere", "e.flac", None, path="media/elsewhere/e.flac",
+        write=lambda p: audio.encode_file(p, _tone(0.5, 16_000, 400), 16_000))  # fmt: skip
+    put(10, "fifo", "f.mp3", audio.MISSING, write=os.mkfifo)  # never opened: it would block
+    put(11, "linky", "l.mp3", decode.BAD_PATH,
+        write=lambda p: p.symlink_to(tmp_path / "outside.mp3"))  # fmt: skip
+    (tmp_path / "outside.mp3").write_bytes((corpus / "items/talk/a.mp3").read_bytes())
+    put(12, "loop", "o.mp3", audio.UNDECODABLE, write=lambda p: p.symlink_to(p.name))
     rows = [
         CatalogRow(
             audio_id=audio_id,
             identifier=identifier,
             audio_file=name,
+            audio_path=path,
             subtitle_file="x.srt",
             audio_size_bytes=None,
             title=None,
@@ -97,9 +111,9 @@ def _corpus(tmp_path):
             date=None,
             source_url=None,
         )  # fmt: skip
-        for audio_id, (identifier, name, _) in files.items()
+        for audio_id, (identifier, name, path, _) in files.items()
     ]
-    return corpus, rows, {a: r for a, (_, _, r) in files.items()}
+    return corpus, rows, {a: r for a, (_, _, _, r) in files.items()}
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +141,7 @@ def test_every_catalog_file_is_decoded_or_rejected_with_its_reason(spark, decode
     }
     assert all(r.stage == "decode" and r.detail for r in rejects)
     assert kept == {a for a, reason in expected.items() if reason is None}
-    assert summary.files == 8 and summary.decoded == 2 and sum(summary.rejected.values()) == 6
+    assert summary.files == 12 and summary.decoded == 3 and sum(summary.rejected.values()) == 9
 
 
 def test_chunks_put_the_whole_file_back_together(spark, decoded):
@@ -137,8 +151,9 @@ def test_chunks_put_the_whole_file_back_together(spark, decoded):
     chunks = sorted(
         read_table(spark, root, CHUNKS).collect(), key=lambda r: (r.audio_id, r.chunk_index)
     )
-    for audio_id, path in ((1, "talk/a.mp3"), (2, "talk/sub/b.flac")):
-        pcm = np.concatenate(list(audio.decode_pcm16k(str(corpus / "items" / path))))
+    for audio_id, path in ((1, "items/talk/a.mp3"), (2, "items/talk/sub/b.flac"),
+                           (9, "media/elsewhere/e.flac")):  # fmt: skip
+        pcm = np.concatenate(list(audio.decode_pcm16k(str(corpus / path))))
         mine = [c for c in chunks if c.audio_id == audio_id]
         assert [c.chunk_index for c in mine] == list(range(len(mine)))
         assert audio_rows[audio_id].num_samples == len(pcm) == sum(c.num_samples for c in mine)
@@ -157,7 +172,7 @@ def test_chunks_put_the_whole_file_back_together(spark, decoded):
     assert [(c.num_samples, c.bucket_samples) for c in chunks if c.audio_id == 1] == [
         (64_000, 72_000), (64_000, 80_000), (24_000, 32_000)
     ]  # fmt: skip
-    assert summary.chunks == len(chunks) == 4
+    assert summary.chunks == len(chunks) == 5
     padded = sum(c.bucket_samples - c.context_before_samples - c.num_samples
                  - c.context_after_samples for c in chunks)  # fmt: skip
     assert summary.padding["padded_samples"] == padded
@@ -189,22 +204,25 @@ def test_a_second_run_under_spark_submit_writes_identical_tables(spark, decoded,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads([x for x in done.stdout.splitlines() if x.startswith("{")][-1])
-    assert summary["files"] == 8 and summary["decoded"] == 2 and summary["chunks"] == 4
+    assert summary["files"] == 12 and summary["decoded"] == 3 and summary["chunks"] == 5
     for table in (CHUNKS, AUDIO, REJECTS):
         assert _sorted(spark, str(root), table) == _sorted(spark, first, table)
 
 
 def test_a_corpus_on_gcs_decodes_like_a_local_one(decoded, gcs_emulator, gcs_bucket):
-    from galvasr.storage import open_store
+    from galvasr.corpus_files import open_corpus
 
     corpus, _, _, _ = decoded
     plan = decode.DecodePlan.from_config(CONFIG)
-    gcs = open_store(f"gs://{gcs_bucket}/decode-corpus", client=gcs_emulator.client())
+    url = f"gs://{gcs_bucket}/decode-corpus"
+    gcs = open_corpus(url, client=gcs_emulator.client())
     for path in ("items/talk/a.mp3", "items/garbage/g.mp3"):
-        gcs.write_bytes(path, (corpus / path).read_bytes())
-    for identifier, name in (("talk", "a.mp3"), ("garbage", "g.mp3"), ("gone", "m.mp3")):
-        local = list(decode.decode_file(1, identifier, name, open_store(str(corpus)), plan))
-        remote = list(decode.decode_file(1, identifier, name, gcs, plan))
+        gcs.store.write_bytes(path, (corpus / path).read_bytes())  # type: ignore[attr-defined]
+    for identifier, name in (("talk", "a.mp3"), ("garbage", "g.mp3"), ("gone", "m.mp3"),
+                             ("talk", "../garbage/g.mp3")):  # fmt: skip
+        path = f"items/{identifier}/{name}"
+        local = list(decode.decode_file(1, identifier, name, path, open_corpus(str(corpus)), plan))
+        remote = list(decode.decode_file(1, identifier, name, path, gcs, plan))
         assert [type(r) for r in remote] == [type(r) for r in local]
         assert [r for r in remote if not hasattr(r, "detail")] == [
             r for r in local if not hasattr(r, "detail")

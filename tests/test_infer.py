@@ -18,12 +18,13 @@ from galvasr import runroot
 from galvasr.cli import app
 from galvasr.config import InferConfig, load_config
 from galvasr.infer import shards as plan
-from galvasr.infer.engine import Faults, run_infer
+from galvasr.infer.stage import run_infer
 from galvasr.model import load_model
 from galvasr.quantize import decode_logprobs
 from galvasr.schemas import LOGITS
 from galvasr.storage import open_store, read_parquet, write_parquet
-from tests.test_infer_fixtures import chunk_table, save_tiny_model, write_chunks
+from tests.infer_faults import Faults
+from tests.infer_fixtures import chunk_table, save_tiny_model, write_chunks
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -232,7 +233,7 @@ def test_out_of_memory_batches_are_split_and_the_run_goes_on(
     clean_root = make_root(tmp_path / "clean", LAYOUT[:1])
     run(clean_root, folder)
     root = make_root(tmp_path / "oom", LAYOUT[:1])
-    summary = run(root, folder, faults=Faults(oom_above_rows=1))
+    summary = run(root, folder, hooks=Faults(oom_above_rows=1))
     assert summary["batches_split_for_memory"] == 1  # then batches of 1 straight away
     assert summary["shards_done"] == 1 and summary["batches"] == 4
     [(path, data)] = outputs(root, version).items()
@@ -268,7 +269,7 @@ def test_a_shard_that_cannot_fit_or_cannot_be_read_fails_alone(
     ]
 
     root = make_root(tmp_path / "oom", LAYOUT[:1])
-    summary = run(root, folder, faults=Faults(oom_above_rows=-1))
+    summary = run(root, folder, hooks=Faults(oom_above_rows=-1))
     assert summary["shards_done"] == 0 and summary["batches_split_for_memory"] == 1
     assert [f["reason"] for f in summary["shards_failed"]] == ["out_of_memory"]
     assert outputs(root, version) == {}
@@ -288,7 +289,7 @@ def test_data_parallel_over_two_host_devices(tmp_path: Path, tiny_model: tuple[P
     config = tmp_path / "infer.toml"
     config.write_text("[infer]\ncpu_batch_frames = 1000\nmax_batch_per_device = 1\n")
     result = subprocess.run(
-        [sys.executable, "-m", "galvasr.infer.engine", "--root", two_root, "--model", str(folder)]
+        [sys.executable, "-m", "accel.infer", "--root", two_root, "--model", str(folder)]
         + ["--config", str(config), "--no-progress"],
         cwd=REPO,
         env=env,

@@ -24,7 +24,7 @@ import pytest
 from galvasr.infer.leases import Leases
 from galvasr.storage import Store, open_store, read_parquet
 from tests.gcs_emulator import Emulator
-from tests.test_infer_fixtures import save_tiny_model, write_chunks
+from tests.infer_fixtures import save_tiny_model, write_chunks
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -82,7 +82,7 @@ def start_worker(
     if faults:
         env["GALVASR_INFER_FAULTS"] = faults
     return subprocess.Popen(
-        [sys.executable, "-m", "galvasr.infer.engine", "--root", root, "--model", str(model)]
+        [sys.executable, "-m", "tests.infer_faults", "--root", root, "--model", str(model)]
         + ["--config", str(config), "--worker-id", worker_id, "--no-progress"],
         cwd=REPO,
         env=env,

@@ -12,8 +12,9 @@ import pytest
 
 from galvasr import keys
 from galvasr.config import IngestConfig
+from galvasr.corpus_files import LocalCorpus, StoreCorpus, open_corpus
 from galvasr.ingest.catalog import Item, parse_catalog_line
-from galvasr.ingest.stage import LocalCorpus, StoreCorpus, ingest_item, open_corpus, run_ingest
+from galvasr.ingest.stage import ingest_item, run_ingest
 from galvasr.schemas import CATALOG, REJECTS, TRANSCRIPTS
 from galvasr.storage import open_store
 from galvasr.tables import read_table
@@ -162,6 +163,7 @@ def test_kept_item_rows(fixture_corpus):
     (row,) = out.catalog
     assert row.audio_id == keys.audio_id("good", "a.mp3")
     assert (row.audio_file, row.subtitle_file, row.audio_size_bytes) == ("a.mp3", "a.srt", 20)
+    assert row.audio_path == "items/good/a.mp3"  # where decode finds it, relative to the corpus
     assert (row.license, row.license_url, row.title) == ("cc-by", BY, "Title of good")
     assert row.source_url == "https://archive.org/details/good"
     assert [(t.cue_index, t.start_ms, t.end_ms, t.text) for t in out.transcripts] == [
@@ -196,6 +198,34 @@ def test_a_symlink_out_of_the_corpus_is_never_followed(fixture_corpus):
     assert not out.catalog
     assert {(r.file_name, r.reason) for r in out.rejects} == {
         ("l.mp3", "catalog:unsafe-path"), ("l.srt", "catalog:unsafe-path"),
+    }  # fmt: skip
+
+
+def test_the_catalog_records_where_a_file_was_found(tmp_path):
+    root = tmp_path / "corpus"
+    (root / "media" / "x").mkdir(parents=True)
+    (root / "media" / "x" / "a.mp3").write_bytes(b"audio")
+    (root / "media" / "x" / "a.srt").write_bytes(SRT)
+    out = ingest_item(_item(item_line("x", ["a.mp3", "a.srt"])), LocalCorpus(str(root)),
+                      IngestConfig(items_dir="media"))  # fmt: skip
+    assert [r.audio_path for r in out.catalog] == ["media/x/a.mp3"]
+
+
+def test_special_files_are_never_opened(tmp_path):
+    """A FIFO would block its reader forever: it counts as no file, as a folder does."""
+    root = write_corpus(tmp_path / "corpus", [], {"odd/a.srt": SRT, "odd/b.mp3": b"audio"})
+    os.mkfifo(root / "items" / "odd" / "a.mp3")
+    os.mkfifo(root / "items" / "odd" / "b.srt")
+    (root / "items" / "odd" / "c.mp3").mkdir()
+    (root / "items" / "odd" / "c.srt").write_bytes(SRT)
+    out = ingest_item(_item(item_line("odd", ["a.mp3", "a.srt", "b.mp3", "b.srt", "c.mp3",
+                                              "c.srt"])),
+                      LocalCorpus(str(root)), IngestConfig())  # fmt: skip
+    assert not out.catalog
+    assert {(r.file_name, r.reason) for r in out.rejects} == {
+        ("a.mp3", "audio:missing"), ("a.srt", "audio:missing"),
+        ("b.mp3", "subtitle:missing"), ("b.srt", "subtitle:missing"),
+        ("c.mp3", "audio:missing"), ("c.srt", "audio:missing"),
     }  # fmt: skip
 
 
@@ -268,6 +298,8 @@ def test_stage_accounts_for_every_file_and_is_deterministic(spark, fixture_corpu
     assert summary.counts["rejects:cue:no-speech-text"] == 2
     assert summary.counts["ignored_files"] == 2
     assert summary.counts["rejects:license:cc-by-nc"] == 2
+    for row in read_table(spark, str(tmp_path / "run1"), CATALOG).collect():
+        assert row.audio_path == f"items/{row.identifier}/{row.audio_file}"
     transcripts = read_table(spark, str(tmp_path / "run1"), TRANSCRIPTS)
     u_id = keys.audio_id("utf16", "u.flac")
     assert [r.text for r in transcripts.where(f"audio_id = {u_id}").orderBy("cue_index").collect()
@@ -323,4 +355,7 @@ def test_spark_submit_runs_the_job(fixture_corpus, tmp_path):
 
     catalog = pq.read_table(root / "catalog")
     assert sorted(catalog.column("audio_file").to_pylist()) == ["a.mp3", "b.ogg", "u.flac"]
+    assert sorted(catalog.column(CATALOG.c.audio_path).to_pylist()) == [
+        "items/good/a.mp3", "items/good/b.ogg", "items/utf16/u.flac",
+    ]  # fmt: skip
     assert (root / "rejects" / "stage=ingest").is_dir()

@@ -1,6 +1,6 @@
 import pytest
 
-from galvasr.ingest.licenses import LICENSES, License, Rejection, normalize_license
+from galvasr.licenses import LICENSES, License, Rejection, normalize_license
 
 # Spellings seen in archive.org's licenseurl field, and their license.
 KEPT = [

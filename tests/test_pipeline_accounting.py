@@ -34,8 +34,7 @@ def runs(spark, tmp_path_factory):
     for name in ("first", "second"):
         root = str(tmp_path_factory.mktemp(name))
         run_ingest(spark, str(SAMPLE), root, config.ingest)
-        summary = run_decode(spark, str(SAMPLE), root, config.decode,
-                             items_dir=config.ingest.items_dir)  # fmt: skip
+        summary = run_decode(spark, str(SAMPLE), root, config.decode)
         out.append((root, summary))
     return out
 

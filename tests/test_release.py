@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from galvasr import runlog
+from galvasr import registry, runlog, runroot
 from galvasr.config import ReleaseConfig, load_config
+from galvasr.context import StageContext
 from galvasr.release import formats as release_formats
 from galvasr.release import stage as release
 from galvasr.schemas import REJECTS
@@ -249,12 +250,27 @@ def test_sha256sums_cover_every_file(built):
     assert listed == {p: h for p, h in tree.items() if p != "SHA256SUMS"}
 
 
-def test_second_release_is_byte_identical(spark, run, built):
+def test_second_release_is_byte_identical_and_recorded(spark, run, built):
     before = _tree(_dir(built))
     (_dir(built) / "parquet" / "stale.parquet").write_bytes(b"left over")
-    again = release.build_release(spark, run.root, load_config(overrides={"release": SETTINGS}))
-    assert _tree(_dir(again)) == before
-    assert {r.stage for r in runlog.read_stages(run.root)} >= {"release"}
+    # Run as every entry point runs it: through the registry, which records it.
+    ctx = StageContext(root=run.root, config=load_config(overrides={"release": SETTINGS}))
+    ctx._spark = spark
+    summary = registry.run_stage(registry.stage("release"), ctx)
+    assert summary["url"] == built.url == runroot.release_url(run.root, SETTINGS["name"])
+    assert _tree(_dir(built)) == before
+    counts = {r.stage: r for r in runlog.read_stages(run.root)}["release"].counts
+    expected = _expected(run)
+    assert counts["segments"] == len(expected) == built.figures.total.segments
+    assert counts["duration_ms"] == sum(
+        s.duration_ms for s in run.segments if s.segment_id in expected
+    )
+    assert counts["files"] == len(built.files)
+    assert counts["sources"] == built.figures.total.sources
+    assert {k: v for k, v in counts.items() if k.startswith("rejected.")} == {
+        "rejected.cer-too-high": 6,
+        "rejected.duplicate-audio": 2,
+    }
 
 
 def test_shards_are_numbered_without_gaps(built):

@@ -60,7 +60,7 @@ def test_a_changed_setting_reruns_its_stage_and_those_after(mini_corpus, mini_ru
 
 def test_a_retrained_model_at_the_same_path_reruns_infer(tmp_path: Path) -> None:
     from galvasr.pipeline import stage_fingerprint
-    from tests.test_infer_fixtures import save_tiny_model
+    from tests.infer_fixtures import save_tiny_model
 
     folder = tmp_path / "model"
     save_tiny_model(folder, seed=0, name="tiny")

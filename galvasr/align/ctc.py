@@ -50,7 +50,9 @@ import numpy as np
 from ctc_segmentation.ctc_segmentation_dyn import cython_fill_table
 
 from galvasr.config import AlignConfig
-from galvasr.model.normalize import Alphabet, to_alphabet
+from galvasr.model.contract import FrameClock
+from galvasr.model.greedy import greedy_decode
+from galvasr.model.vocab import Vocabulary
 
 logging.getLogger("ctc_segmentation").setLevel(logging.WARNING)
 
@@ -94,46 +96,11 @@ class CueReject:
     detail: str
 
 
-@dataclass(frozen=True)
-class FrameClock:
-    """Frame <-> time of a model's output."""
-
-    frame_stride_samples: int
-    sample_rate: int
-
-    def ms(self, frame: int) -> float:
-        return 1000.0 * frame * self.frame_stride_samples / self.sample_rate
-
-    def frame(self, ms: float) -> int:
-        """The frame that contains time ``ms``."""
-        return int(ms * self.sample_rate // (1000 * self.frame_stride_samples))
-
-    def frame_after(self, ms: float) -> int:
-        """The first frame that starts at or after time ``ms``."""
-        return int(-(-ms * self.sample_rate // (1000 * self.frame_stride_samples)))
-
-    @property
-    def seconds_per_frame(self) -> float:
-        return self.frame_stride_samples / self.sample_rate
-
-
 @dataclass
 class _Prepared:
     cue: Cue
     normalized: str
     labels: np.ndarray  # label ids of the normalized text
-
-
-def greedy_decode(logprobs: np.ndarray, alphabet: Alphabet) -> str:
-    """Best label per frame, repeats collapsed, blanks dropped; words separated by spaces."""
-    if logprobs.shape[0] == 0:
-        return ""
-    best = logprobs.argmax(axis=1)
-    keep = np.ones(best.shape, dtype=bool)
-    keep[1:] = best[1:] != best[:-1]
-    ids = best[keep]
-    text = "".join(alphabet.symbols[i] for i in ids if i != alphabet.blank_index)
-    return " ".join(text.replace(alphabet.word_separator, " ").split())
 
 
 def cer(reference: str, hypothesis: str) -> float:
@@ -155,16 +122,16 @@ def min_mean_score(path_logprobs: np.ndarray, window: int) -> float:
 def align_cues(
     logprobs: np.ndarray,
     cues: Sequence[Cue],
-    alphabet: Alphabet,
+    vocab: Vocabulary,
     clock: FrameClock,
     config: AlignConfig,
 ) -> tuple[list[AlignedCue], list[CueReject]]:
     """Align ``cues`` to a whole file's log-probabilities; results in time order."""
     rejects: list[CueReject] = []
     prepared: list[_Prepared] = []
-    index = {s: i for i, s in enumerate(alphabet.symbols)}
+    index = vocab.index
     for cue in sorted(cues, key=lambda c: (c.start_ms, c.end_ms, c.cue_index)):
-        normalized = to_alphabet(cue.text, alphabet)
+        normalized = vocab.normalize(cue.text)
         if not normalized:
             rejects.append(CueReject(cue.cue_index, "align:no-speech-text", repr(cue.text)))
             continue
@@ -203,7 +170,7 @@ def align_cues(
                 continue
             rejects.extend(_reject_all(piece, "align:cue-too-long", f"{w1 - w0} frames"))
             continue
-        placed = _align_passes(logprobs, w0, w1, piece, alphabet, config)
+        placed = _align_passes(logprobs, w0, w1, piece, vocab, config)
         if placed is None:
             rejects.extend(_reject_all(piece, "align:backtrack-failed", f"frames {w0}-{w1}"))
             continue
@@ -212,7 +179,7 @@ def align_cues(
         if good:
             floor_frame = max(floor_frame, max(s.end for s in good))
             drift_ms = float(np.median([clock.ms(s.start) - s.prep.cue.start_ms for s in good]))
-    return _finish(logprobs, spans, alphabet, clock, config), rejects
+    return _finish(logprobs, spans, vocab, clock, config), rejects
 
 
 @dataclass
@@ -245,7 +212,7 @@ def _align_passes(
     w0: int,
     w1: int,
     piece: list[_Prepared],
-    alphabet: Alphabet,
+    vocab: Vocabulary,
     config: AlignConfig,
 ) -> list[_Span] | None:
     """Spans of a piece's cues, re-aligning without the badly aligned ones.
@@ -260,10 +227,10 @@ def _align_passes(
     done: list[_Span] = []
     active = piece
     for n in range(config.max_passes):
-        placed = _align_piece(lpz, active, alphabet.blank_index, config)
+        placed = _align_piece(lpz, active, vocab.blank_index, config)
         if placed is None:
             return None
-        judged = [_judge(logprobs, p, s + w0, e + w0, score, alphabet, config)
+        judged = [_judge(logprobs, p, s + w0, e + w0, score, vocab, config)
                   for p, s, e, score in placed]  # fmt: skip
         bad = [s for s in judged if s.problem is not None]
         if not bad or len(bad) == len(judged) or n + 1 == config.max_passes:
@@ -391,11 +358,11 @@ def _judge(
     start: int,
     end: int,
     score: float,
-    alphabet: Alphabet,
+    vocab: Vocabulary,
     config: AlignConfig,
 ) -> _Span:
-    decoded = greedy_decode(logprobs[start:end], alphabet)
-    error = cer(prep.normalized.replace(alphabet.word_separator, " "), decoded)
+    decoded = greedy_decode(logprobs[start:end], vocab)
+    error = cer(prep.normalized.replace(vocab.word_separator, " "), decoded)
     problem = None
     if end <= start:
         problem = "align:empty-span"
@@ -409,7 +376,7 @@ def _judge(
 def _finish(
     logprobs: np.ndarray,
     spans: list[_Span],
-    alphabet: Alphabet,
+    vocab: Vocabulary,
     clock: FrameClock,
     config: AlignConfig,
 ) -> list[AlignedCue]:
@@ -429,7 +396,7 @@ def _finish(
         if id(s) in after:
             nxt = after[id(s)].start
             end_ms = min(end_ms, clock.ms(s.end + nxt) / 2)
-            gap = greedy_decode(logprobs[s.end : nxt], alphabet) if nxt > s.end else ""
+            gap = greedy_decode(logprobs[s.end : nxt], vocab) if nxt > s.end else ""
             gap_letters = len(gap.replace(" ", ""))
         out.append(
             AlignedCue(

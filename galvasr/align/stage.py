@@ -41,16 +41,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
-from galvasr.align.ctc import (
-    AlignedCue,
-    Cue,
-    CueReject,
-    FrameClock,
-    align_cues,
-    cer,
-    greedy_decode,
-    snap_to_audio,
-)
+from galvasr.align.ctc import AlignedCue, Cue, CueReject, align_cues, cer, snap_to_audio
 from galvasr.align.segments import Segment, cut_segments, flac, segment_id
 from galvasr.align.stitch import (
     PcmSlicer,
@@ -62,6 +53,8 @@ from galvasr.align.stitch import (
 )
 from galvasr.config import AlignConfig
 from galvasr.context import StageContext, Summary
+from galvasr.model.contract import ModelInfo
+from galvasr.model.greedy import greedy_decode
 from galvasr.schemas import (
     ALIGNMENTS,
     CATALOG,
@@ -73,6 +66,7 @@ from galvasr.schemas import (
     AlignmentRow,
     RejectRow,
     SegmentRow,
+    reject_row,
 )
 
 if TYPE_CHECKING:
@@ -80,39 +74,6 @@ if TYPE_CHECKING:
 
 STAGE = "align"
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Contract:
-    """The log-probability contract of one model version, light enough for every worker.
-
-    Built from galvasr.model's ``ModelInfo`` on the driver (``of``), so the
-    workers never import JAX. It is an ``Alphabet`` for galvasr.normalize.
-    """
-
-    model_version: str
-    symbols: tuple[str, ...]
-    blank_index: int
-    word_separator: str
-    upper: bool
-    frame_stride_samples: int
-    sample_rate: int
-
-    @classmethod
-    def of(cls, info: Any) -> Contract:
-        return cls(
-            model_version=info.model_version,
-            symbols=tuple(info.vocab.symbols),
-            blank_index=int(info.vocab.blank_index),
-            word_separator=info.vocab.word_separator,
-            upper=bool(info.vocab.upper),
-            frame_stride_samples=int(info.frame_stride_samples),
-            sample_rate=int(info.sample_rate),
-        )
-
-    @property
-    def clock(self) -> FrameClock:
-        return FrameClock(self.frame_stride_samples, self.sample_rate)
 
 
 @dataclass(frozen=True)
@@ -133,23 +94,26 @@ class FileOutput:
     rejects: list[RejectRow] = dataclasses.field(default_factory=list)
 
 
-def align_file(file: FileInput, contract: Contract, config: AlignConfig) -> FileOutput:
-    """Alignments, segments and rejects of one file (pure: no Spark, no I/O)."""
+def align_file(file: FileInput, contract: ModelInfo, config: AlignConfig) -> FileOutput:
+    """Alignments, segments and rejects of one file (pure: no Spark, no I/O).
+
+    ``contract`` is the model's ``ModelInfo``, as loaded on the driver
+    (``load_contract``) and shipped to the workers; they never import JAX.
+    """
     out = FileOutput()
 
     def reject(cue_index: int | None, reason: str, detail: str, seg: int | None = None) -> None:
         out.rejects.append(
-            RejectRow(
+            reject_row(
                 STAGE,
                 reason,
                 detail,
-                file.identifier,
-                file.audio_file,
-                file.audio_id,
-                cue_index,
-                None,
-                seg,
-            )  # fmt: skip
+                identifier=file.identifier,
+                file_name=file.audio_file,
+                audio_id=file.audio_id,
+                cue_index=cue_index,
+                segment_id=seg,
+            )
         )
 
     if not file.cues:
@@ -170,10 +134,11 @@ def align_file(file: FileInput, contract: Contract, config: AlignConfig) -> File
             reject(cue.cue_index, *problem)
         return out
 
-    aligned, cue_rejects = align_cues(logprobs, file.cues, contract, contract.clock, config)
+    clock = contract.clock
+    aligned, cue_rejects = align_cues(logprobs, file.cues, contract.vocab, clock, config)
     pcm = PcmSlicer(file.windows)
     if config.snap_to_audio:
-        aligned = snap_to_audio(aligned, pcm, contract.clock, config)
+        aligned = snap_to_audio(aligned, pcm, clock, config)
     for r in cue_rejects:
         reject(r.cue_index, r.reason, r.detail)
     for a in aligned:
@@ -214,7 +179,7 @@ def _segment_row(
     seg: Segment,
     logprobs: np.ndarray,
     pcm: PcmSlicer,
-    contract: Contract,
+    contract: ModelInfo,
     config: AlignConfig,
 ) -> SegmentRow | CueReject:
     # The segment's frames decoded piece by piece (cue, pause, cue, ...): a
@@ -225,12 +190,11 @@ def _segment_row(
     for c in seg.cues:
         edges += [c.start_frame, c.end_frame]
     edges.append(clock.frame_after(seg.end_ms))
-    pieces = (
-        greedy_decode(logprobs[a:b], contract) for a, b in zip(edges, edges[1:], strict=False)
-    )
+    vocab = contract.vocab
+    pieces = (greedy_decode(logprobs[a:b], vocab) for a, b in zip(edges, edges[1:], strict=False))
     decoded = " ".join(p for p in pieces if p)
-    text_normalized = seg.text_normalized(contract.word_separator)
-    error = cer(text_normalized.replace(contract.word_separator, " "), decoded)
+    text_normalized = seg.text_normalized(vocab.word_separator)
+    error = cer(text_normalized.replace(vocab.word_separator, " "), decoded)
     if error > config.max_segment_cer:
         return CueReject(-1, "segment:high-cer", f"segment cer {error:.3f}")
     per_ms = contract.sample_rate // 1000
@@ -313,7 +277,7 @@ def read_table(spark: SparkSession, root: str, table: Any, **kw: Any) -> DataFra
 
 
 def process_batches(
-    batches: Iterable[pa.RecordBatch], contract: Contract, config: AlignConfig
+    batches: Iterable[pa.RecordBatch], contract: ModelInfo, config: AlignConfig
 ) -> Iterator[pa.RecordBatch]:
     """``mapInArrow`` body: rows sorted by (audio_id, chunk_index) in, output rows out."""
     schema = output_schema()
@@ -329,7 +293,7 @@ def process_batches(
 
 
 def _file_batches(
-    rows: list[dict[str, Any]], contract: Contract, config: AlignConfig, schema: pa.Schema
+    rows: list[dict[str, Any]], contract: ModelInfo, config: AlignConfig, schema: pa.Schema
 ) -> Iterator[pa.RecordBatch]:
     out = align_file(file_input(rows, contract), contract, config)
     records: list[dict[str, Any]] = []
@@ -348,7 +312,7 @@ def _fit(records: list[dict[str, Any]], schema: pa.Schema) -> list[dict[str, Any
     return [{k: v for k, v in r.items() if k in names} for r in records]
 
 
-def file_input(rows: list[dict[str, Any]], contract: Contract) -> FileInput:
+def file_input(rows: list[dict[str, Any]], contract: ModelInfo) -> FileInput:
     """A file's joined rows (sorted by chunk_index) as the input of ``align_file``."""
     head = next((r for r in rows if r.get("cues") is not None), rows[0])
     cues = [
@@ -363,11 +327,11 @@ def file_input(rows: list[dict[str, Any]], contract: Contract) -> FileInput:
         if r.get("logprobs") is None:
             problem = problem or ("logits:missing", f"no logits for chunk {r['chunk_index']}")
             continue
-        if r["vocab_size"] != len(contract.symbols):
+        if r["vocab_size"] != len(contract.vocab):
             problem = problem or (
                 "logits:vocab-mismatch",
                 f"{r['vocab_size']} columns, model {contract.model_version} has "
-                f"{len(contract.symbols)}",
+                f"{len(contract.vocab)}",
             )
             continue
         try:
@@ -414,7 +378,7 @@ class AlignSummary:
 
 
 def run_align(
-    spark: SparkSession, root: str, contract: Contract, config: AlignConfig
+    spark: SparkSession, root: str, contract: ModelInfo, config: AlignConfig
 ) -> AlignSummary:
     """Align every file under ``root`` with ``contract.model_version``'s logits; write tables."""
     from pyspark import StorageLevel
@@ -460,11 +424,12 @@ def _spark_schema(schema: pa.Schema) -> Any:
     return spark_schema(schema)
 
 
-def load_contract(model: str | None, model_version: str | None) -> Contract:
-    """The contract of the checkpoint ``model`` (default: the committed model).
+def load_contract(model: str | None, model_version: str | None) -> ModelInfo:
+    """The ``ModelInfo`` of the checkpoint ``model`` (default: the committed model).
 
     ``model_version``, if given, must be that checkpoint's version: the logits
-    of another model cannot be read with this one's vocabulary.
+    of another model cannot be read with this one's vocabulary. The model
+    (and JAX) is loaded on the driver only; workers get the ``ModelInfo``.
     """
     from galvasr.model import DEFAULT_MODEL, load_model
 
@@ -474,7 +439,7 @@ def load_contract(model: str | None, model_version: str | None) -> Contract:
             f"model {model or DEFAULT_MODEL} is {info.model_version}, not {model_version}: "
             "pass --model with the checkpoint that made these logits"
         )
-    return Contract.of(info)
+    return info
 
 
 def run(ctx: StageContext) -> Summary:

@@ -20,7 +20,7 @@ for the same seed and the same tool versions ({tools}).
 
 All speech and all subtitle text come from the **{text_source}**, which is
 in the public domain: the books of John, Revelation, Philippians,
-Colossians, 1 Thessalonians, Titus, Jonah and Joel (galvasr.textsource
+Colossians, 1 Thessalonians, Titus, Jonah and Joel (galvasr.synth.textsource
 CORPUS_BOOKS; the acoustic model trains on other books). Each item reads
 its own range of one book, sentence by sentence (text split at `. ; : ? !`),
 so no verse is read twice; the Bible itself repeats a few phrases word for

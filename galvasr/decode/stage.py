@@ -11,7 +11,11 @@ Row shapes::
               pcm: bucket_samples int16 LE)                     ~1.09 MB a row
     audio    (audio_id, num_samples, duration_ms, source_sample_rate,
               source_channels, source_codec, num_chunks)
-    rejects  (stage="decode", reason in galvasr.audio.REASONS or BAD_PATH, ...)
+    rejects  (stage="decode", reason in galvasr.decode.audio.REASONS or BAD_PATH, ...)
+
+Each file is read from the corpus at the catalog's ``audio_path`` (where
+ingest found it) through galvasr.corpus_files, which checks that untrusted
+path again: nothing outside the corpus, no link out of it, no FIFO or device.
 
 How the memory stays bounded: a Python worker decodes one file at a time
 into a spool (memory up to ``spool_memory_bytes``, then a local temporary
@@ -35,19 +39,19 @@ import dataclasses
 import functools
 import json
 import logging
+import os
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import astuple, dataclass, field
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 from pyspark.accumulators import AccumulatorParam
 
-from galvasr import storage
+from galvasr import corpus_files
 from galvasr.config import DecodeConfig
 from galvasr.context import StageContext, Summary
 from galvasr.decode import audio
 from galvasr.decode.buckets import PaddingReport, bucket_for, bucket_lengths, plan_windows
-from galvasr.ingest import catalog
 from galvasr.schemas import (
     AUDIO,
     CATALOG,
@@ -58,6 +62,7 @@ from galvasr.schemas import (
     ChunkRow,
     RejectRow,
     Table,
+    reject_row,
 )
 from galvasr.tables import read_table, write_table
 
@@ -67,7 +72,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STAGE = "decode"
-BAD_PATH = "catalog:unsafe-path"  # the catalog names a path outside the item's folder
+BAD_PATH = "catalog:unsafe-path"  # the catalog names a path outside the corpus
 MAX_PARTITIONS = 4096
 
 
@@ -101,22 +106,9 @@ class DecodePlan:
         )
 
 
-def audio_path(items_dir: str, identifier: str, audio_file: str) -> str:
-    """Where a catalog file lives under the corpus root (as ingest found it); ValueError
-    if the identifier or name could point outside the item's folder."""
-    return storage.check_path(catalog.item_path(items_dir, identifier, audio_file))
-
-
 def _reject(audio_id: int, identifier: str, audio_file: str, reason: str, detail: str) -> RejectRow:
-    return RejectRow(
-        stage=STAGE,
-        reason=reason,
-        detail=detail[:1000],
-        identifier=identifier,
-        file_name=audio_file,
-        audio_id=audio_id,
-        cue_index=None,
-        line_number=None,
+    return reject_row(
+        STAGE, reason, detail, identifier=identifier, file_name=audio_file, audio_id=audio_id
     )
 
 
@@ -124,45 +116,39 @@ def decode_file(
     audio_id: int,
     identifier: str,
     audio_file: str,
-    corpus: storage.Store,
+    audio_path: str,
+    corpus: corpus_files.CorpusFiles,
     plan: DecodePlan,
-    items_dir: str = "items",
 ) -> Iterator[ChunkRow | AudioRow | RejectRow]:
     """The chunks of one catalog file, then its AudioRow; or one RejectRow.
 
-    Only what the file itself causes is a RejectRow; an I/O error of the
+    ``audio_path`` is the catalog's: where the file is, relative to the corpus
+    root. Only what the file itself causes is a RejectRow; an I/O error of the
     store (a network hiccup) propagates, so that Spark retries the task.
     """
     try:
-        path = audio_path(items_dir, identifier, audio_file)
-    except ValueError as e:
+        # A local file goes to FFmpeg by name (its own I/O is fastest); one
+        # on GCS through the store's seekable file object.
+        with corpus.media_source(audio_path) as source:
+            decoded = audio.spool_pcm16k(
+                source,
+                max_samples=plan.max_samples,
+                silence_peak=plan.silence_peak,
+                formats=plan.formats,
+                spool_memory_bytes=plan.spool_memory_bytes,
+            )
+    except corpus_files.UnsafePath as e:
         yield _reject(audio_id, identifier, audio_file, BAD_PATH, str(e))
         return
-    url = corpus.url(path)
-    handle: IO[bytes] | None = None
-    try:
-        # A local file goes to FFmpeg by name (its own I/O is fastest); any
-        # other store is read through the store's seekable file object.
-        if "://" not in url:
-            source: audio.Source = url
-        else:
-            handle = source = corpus.open_input(path)
-        decoded = audio.spool_pcm16k(
-            source,
-            max_samples=plan.max_samples,
-            silence_peak=plan.silence_peak,
-            formats=plan.formats,
-            spool_memory_bytes=plan.spool_memory_bytes,
-        )
     except FileNotFoundError as e:
         yield _reject(audio_id, identifier, audio_file, audio.MISSING, str(e))
+        return
+    except corpus_files.Unreadable as e:  # as FFmpeg says of a file it may not open
+        yield _reject(audio_id, identifier, audio_file, audio.UNDECODABLE, f"cannot open: {e}")
         return
     except audio.DecodeFailure as e:
         yield _reject(audio_id, identifier, audio_file, e.reason, e.detail)
         return
-    finally:
-        if handle is not None:
-            handle.close()
     with decoded:
         num_chunks = 0
         for w in plan_windows(decoded.num_samples, plan.window_samples, plan.context_samples):
@@ -203,12 +189,14 @@ class _ListAccumulator(AccumulatorParam[list[Any]]):
 
 
 def _decode_partition(
-    rows: Iterable[Any], corpus: str, plan: DecodePlan, items_dir: str, outcomes: Any
+    rows: Iterable[Any], corpus: str, plan: DecodePlan, outcomes: Any
 ) -> Iterator[tuple[Any, ...]]:
     """Chunk rows (as tuples) of every file of a partition; outcomes to the accumulator."""
-    store = storage.open_store(corpus)
+    files = corpus_files.open_corpus(corpus)
+    c = CATALOG.c
     for r in rows:
-        for out in decode_file(r.audio_id, r.identifier, r.audio_file, store, plan, items_dir):
+        for out in decode_file(r[c.audio_id], r[c.identifier], r[c.audio_file], r[c.audio_path],
+                               files, plan):  # fmt: skip
             if isinstance(out, ChunkRow):
                 yield astuple(out)
             else:
@@ -230,15 +218,13 @@ class DecodeSummary:
         return json.dumps(self.__dict__, sort_keys=True)
 
 
-def run_decode(
-    spark: SparkSession, corpus: str, root: str, config: DecodeConfig, *, items_dir: str = "items"
-) -> DecodeSummary:
-    """Decode every catalog file under ``root`` from ``corpus``; write chunks, audio, rejects.
-
-    ``items_dir`` is the corpus folder of the items, the ingest config's.
-    """
+def run_decode(spark: SparkSession, corpus: str, root: str, config: DecodeConfig) -> DecodeSummary:
+    """Decode every catalog file under ``root`` from ``corpus``; write chunks, audio, rejects."""
     from pyspark.sql import functions as F
 
+    corpus = str(corpus)
+    if "://" not in corpus:  # executors may not share the driver's working directory
+        corpus = os.path.abspath(corpus)
     plan = DecodePlan.from_config(config)
     catalog_df = read_table(spark, root, CATALOG)
     c = CATALOG.c
@@ -246,15 +232,15 @@ def run_decode(
     partitions = config.partitions or max(1, min(files, MAX_PARTITIONS))
     # Largest files first, about one per task: long files start early and
     # do not queue behind short ones (longest-processing-time-first).
-    todo = catalog_df.select(c.audio_id, c.identifier, c.audio_file, c.audio_size_bytes)
+    todo = catalog_df.select(
+        c.audio_id, c.identifier, c.audio_file, c.audio_path, c.audio_size_bytes
+    )
     todo = todo.repartitionByRange(
         partitions, F.coalesce(F.col(c.audio_size_bytes), F.lit(0)).desc(), F.col(c.audio_id)
     )
     outcomes = spark.sparkContext.accumulator([], _ListAccumulator())
     chunk_rows = todo.rdd.mapPartitions(
-        functools.partial(
-            _decode_partition, corpus=str(corpus), plan=plan, items_dir=items_dir, outcomes=outcomes
-        )
+        functools.partial(_decode_partition, corpus=corpus, plan=plan, outcomes=outcomes)
     )
     chunks = spark.createDataFrame(chunk_rows, CHUNKS.spark, verifySchema=False)
     write_table(chunks, root, CHUNKS, max_records_per_file=config.chunks_per_file)
@@ -299,11 +285,5 @@ def summarize(
 
 def run(ctx: StageContext) -> Summary:
     """The registry's entry: decode every catalog file with the ``[decode]`` settings."""
-    summary = run_decode(
-        ctx.spark,
-        ctx.require_corpus(),
-        ctx.root,
-        ctx.config.decode,
-        items_dir=ctx.config.ingest.items_dir,
-    )
+    summary = run_decode(ctx.spark, ctx.require_corpus(), ctx.root, ctx.config.decode)
     return dataclasses.asdict(summary)

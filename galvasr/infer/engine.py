@@ -35,8 +35,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import jax
 import jax.numpy as jnp
@@ -56,51 +55,28 @@ from rich.progress import (
 
 from galvasr import quantize, runroot
 from galvasr.config import InferConfig
-from galvasr.context import StageContext, Summary
 from galvasr.infer import shards as plan
 from galvasr.infer.leases import LeaseKeeper, Leases
-from galvasr.model import DEFAULT_MODEL, LoadedModel, load_model
+from galvasr.model import LoadedModel
 from galvasr.storage import Store, commit_parquet_if_absent, open_store, read_parquet
 
-FAULTS_ENV = "GALVASR_INFER_FAULTS"
 
-
-@dataclass(frozen=True)
-class Faults:
-    """Failures tests inject, from ``$GALVASR_INFER_FAULTS`` (JSON with these keys).
-
-    ``oom_above_rows``: every batch of more rows raises RESOURCE_EXHAUSTED, as
-    a device out of memory would (0: none, -1: every batch).
-    ``sleep_in_shard``: after the first batch of a shard whose key contains
-    this, touch ``marker`` and sleep ``sleep_s`` while holding its lease (a
-    test kills the worker there).
-    """
-
-    oom_above_rows: int = 0
-    sleep_in_shard: str = ""
-    sleep_s: float = 0.0
-    marker: str = ""
-
-    @classmethod
-    def from_env(cls) -> Faults:
-        raw = os.environ.get(FAULTS_ENV, "")
-        return cls(**json.loads(raw)) if raw else cls()
+class Hooks(Protocol):
+    """Points where a test injects failures (tests/infer_faults.py): none in production."""
 
     def check_batch(self, rows: int) -> None:
-        if self.oom_above_rows and (self.oom_above_rows < 0 or rows > self.oom_above_rows):
-            raise plan.DeviceOutOfMemory(rows, "injected by a test")
+        """Called before a batch of ``rows`` runs; raising DeviceOutOfMemory splits it."""
 
     def after_batch(self, shard_key: str, keeper: LeaseKeeper) -> None:
-        if self.sleep_in_shard and self.sleep_in_shard in shard_key:
-            # Only while surely holding the lease (renewed just now): on a
-            # loaded machine a late renewal can lose it before this point.
-            keeper.renew_now()
-            if shard_key not in keeper.held():
-                return
-            if self.marker:  # atomically, so the test never reads it half-written
-                Path(self.marker + ".tmp").write_text(shard_key)
-                os.replace(self.marker + ".tmp", self.marker)
-            time.sleep(self.sleep_s)
+        """Called after each batch of a shard, while its lease is held."""
+
+
+class NoHooks:
+    def check_batch(self, rows: int) -> None:
+        pass
+
+    def after_batch(self, shard_key: str, keeper: LeaseKeeper) -> None:
+        pass
 
 
 # ------------------------------------------------------------- messages
@@ -180,7 +156,7 @@ class Worker:
         model: LoadedModel,
         config: InferConfig,
         worker_id: str | None = None,
-        faults: Faults | None = None,
+        hooks: Hooks | None = None,
         progress: bool = True,
         console: Console | None = None,
     ):
@@ -189,7 +165,7 @@ class Worker:
         self.config = config
         self.version = model.info.model_version
         self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-        self.faults = faults or Faults()
+        self.hooks: Hooks = hooks or NoHooks()
         self.console = console or Console(stderr=True)
         self.show_progress = progress
         self.devices = jax.local_devices()
@@ -365,7 +341,7 @@ class Worker:
         compiled = self._compile(bucket_samples, size)
         start = time.perf_counter()
         try:
-            self.faults.check_batch(size)
+            self.hooks.check_batch(size)
             pcm, lengths = placed or self._place(data, first, rows, size) or (None, None)
             if pcm is None:
                 raise plan.DeviceOutOfMemory(size, "no room for the input")
@@ -430,7 +406,7 @@ class Worker:
                 continue
             if not _put(self._out, (batch, pieces), self._stop):
                 break
-            self.faults.after_batch(shard.key, keeper)
+            self.hooks.after_batch(shard.key, keeper)
         self.stats.loop_s = (
             time.perf_counter() - loop_start - (self.stats.compile_s - compile_before)
         )
@@ -561,54 +537,3 @@ class Worker:
             (json.dumps(summary, indent=2) + "\n").encode(),
         )
         return summary
-
-
-# ------------------------------------------------------------------ CLI
-
-
-def run_infer(
-    root: str,
-    model_path: str | Path | None = None,
-    config: InferConfig | None = None,
-    worker_id: str | None = None,
-    progress: bool = True,
-    faults: Faults | None = None,
-    console: Console | None = None,
-) -> dict[str, Any]:
-    """Run one worker on ``root`` until no shard is left; returns its summary."""
-    config = config or InferConfig()
-    if config.compilation_cache_dir:
-        # A restarted or added worker then loads its executables instead of
-        # compiling them again (measured: 16.6 s -> 2.2 s for six tiny shapes).
-        jax.config.update("jax_compilation_cache_dir", config.compilation_cache_dir)
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-    path = model_path or config.model or DEFAULT_MODEL
-    model = load_model(path, precision=config.precision)
-    worker = Worker(
-        root,
-        model,
-        config,
-        worker_id=worker_id,
-        faults=faults if faults is not None else Faults.from_env(),
-        progress=progress,
-        console=console,
-    )
-    return worker.run()
-
-
-def run(ctx: StageContext) -> Summary:
-    """The registry's entry: one worker in this process until no shard is left.
-
-    On a cluster the same work is shared by any number of hosts running
-    ``galvasr infer --root gs://...`` (or ``python -m accel.infer``).
-    """
-    summary = run_infer(
-        ctx.root,
-        ctx.require_model(),
-        ctx.config.infer,
-        worker_id=ctx.options.get("worker_id"),
-        progress=bool(ctx.options.get("progress", True)),
-        console=ctx.console,
-    )
-    ctx.state["model_version"] = summary.get("model_version")
-    return dict(summary)

@@ -2,11 +2,18 @@
 
 Row shapes (declared in galvasr.schemas)::
 
-    catalog      (audio_id, identifier, audio_file, subtitle_file, audio_size_bytes,
-                  title, creator, license, license_url, language, date, source_url)
+    catalog      (audio_id, identifier, audio_file, audio_path, subtitle_file,
+                  audio_size_bytes, title, creator, license, license_url, language,
+                  date, source_url)
     transcripts  (audio_id, cue_index, start_ms, end_ms, text_raw, text)
     rejects      (stage="ingest", reason, detail, identifier, file_name, audio_id,
                   cue_index, line_number)
+
+``audio_path`` is where the file was found, relative to the corpus root
+(``<items_dir>/<identifier>/<audio_file>``), so that later stages need
+neither the corpus layout nor this package. Files are reached only through
+galvasr.corpus_files (no path out of the corpus, no link out of it, regular
+files only).
 
 Accounting: every audio and subtitle file a catalog line names ends in
 exactly one place. An audio file is a ``catalog`` row or a reject row; a
@@ -30,19 +37,18 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import io
 import json
 import logging
 import operator
 import os
-import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import astuple, dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from galvasr import keys, storage
 from galvasr.config import IngestConfig
 from galvasr.context import StageContext, Summary
+from galvasr.corpus_files import CorpusFiles, UnsafePath, open_corpus
 from galvasr.ingest.catalog import (
     Item,
     LineReject,
@@ -52,8 +58,8 @@ from galvasr.ingest.catalog import (
     parse_catalog_line,
     printable,
 )
-from galvasr.ingest.licenses import License, normalize_license
 from galvasr.ingest.subtitles import Subtitle, Unusable, parse_subtitle
+from galvasr.licenses import License, normalize_license
 from galvasr.schemas import (
     CATALOG,
     REJECTS,
@@ -61,6 +67,7 @@ from galvasr.schemas import (
     CatalogRow,
     RejectRow,
     TranscriptRow,
+    reject_row,
 )
 from galvasr.tables import write_table
 
@@ -70,82 +77,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STAGE = "ingest"
-MAX_DETAIL_CHARS = 1000
-
-
-# ------------------------------------------------------------ corpus files
-
-
-class UnsafePath(ValueError):
-    """A path that resolves outside the corpus (through a symbolic link)."""
-
-
-class CorpusFiles(Protocol):
-    """Read access to a corpus's files; paths are relative to the corpus root."""
-
-    def size(self, path: str) -> int | None:
-        """The file's size in bytes; None if there is no file there."""
-        ...
-
-    def read_bytes(self, path: str) -> bytes: ...
-
-
-class LocalCorpus:
-    """A corpus folder on a local file system; nothing outside it is ever opened."""
-
-    def __init__(self, root: str):
-        self.root = os.path.realpath(root)
-
-    def _resolve(self, path: str) -> str:
-        # Names were checked (no '..', not absolute); a symbolic link inside
-        # the corpus could still point anywhere, so resolve and compare.
-        full = os.path.realpath(os.path.join(self.root, *_checked(path).split("/")))
-        if os.path.commonpath([full, self.root]) != self.root:
-            raise UnsafePath(f"{path} resolves outside the corpus")
-        return full
-
-    def size(self, path: str) -> int | None:
-        try:
-            st = os.stat(self._resolve(path))
-        except (FileNotFoundError, NotADirectoryError):
-            return None
-        return st.st_size if stat.S_ISREG(st.st_mode) else None
-
-    def read_bytes(self, path: str) -> bytes:
-        with open(self._resolve(path), "rb") as f:
-            return f.read()
-
-
-class StoreCorpus:
-    """A corpus behind a galvasr.storage Store (gs://bucket/prefix)."""
-
-    def __init__(self, store: storage.Store):
-        self.store = store
-
-    def size(self, path: str) -> int | None:
-        try:
-            with self.store.open_input(_checked(path)) as f:
-                return f.seek(0, io.SEEK_END)
-        except FileNotFoundError:
-            return None
-
-    def read_bytes(self, path: str) -> bytes:
-        return self.store.read_bytes(_checked(path))
-
-
-def _checked(path: str) -> str:
-    """``path`` if galvasr.storage accepts it, else UnsafePath (a file is refused, not the run)."""
-    try:
-        return storage.check_path(path)
-    except ValueError as e:
-        raise UnsafePath(str(e)) from None
-
-
-def open_corpus(url: str) -> CorpusFiles:
-    """The corpus at a local path or gs:// URL."""
-    if "://" in url and not url.startswith("file://"):
-        return StoreCorpus(storage.open_store(url))
-    return LocalCorpus(url.removeprefix("file://"))
 
 
 # --------------------------------------------------------------- per item
@@ -170,10 +101,10 @@ def reject(
     line_number: int | None = None,
 ) -> RejectRow:
     """A reject row of this stage; text from the catalog is made printable."""
-    return RejectRow(
-        stage=STAGE,
-        reason=reason,
-        detail=printable(detail)[:MAX_DETAIL_CHARS],
+    return reject_row(
+        STAGE,
+        reason,
+        printable(detail),
         identifier=None if identifier is None else printable(identifier),
         file_name=None if file_name is None else printable(file_name),
         audio_id=audio_id,
@@ -274,6 +205,7 @@ def ingest_item(item: Item, files: CorpusFiles, config: IngestConfig) -> ItemOut
                 audio_id=audio_id,
                 identifier=ident,
                 audio_file=audio_file,
+                audio_path=path,
                 subtitle_file=subtitle_file,
                 audio_size_bytes=audio_size,
                 title=item.title,

@@ -16,7 +16,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from galvasr.model.contract import PRECISIONS, CheckpointError, LoadedModel, ModelInfo
+from galvasr.model.contract import (
+    PRECISIONS,
+    CheckpointError,
+    FrameClock,
+    LoadedModel,
+    ModelInfo,
+)
 from galvasr.model.greedy import greedy_decode, greedy_decode_batch
 from galvasr.model.vocab import DEFAULT_VOCAB, Vocabulary
 
@@ -58,6 +64,7 @@ __all__ = [
     "DEFAULT_VOCAB",
     "PRECISIONS",
     "CheckpointError",
+    "FrameClock",
     "LoadedModel",
     "ModelInfo",
     "Vocabulary",

@@ -4,8 +4,13 @@ Whatever produced them, log-probabilities in galvasr are ``[frames, vocab]``
 float arrays (natural log, softmax over the last axis) whose column ``i`` is
 ``info.vocab.symbols[i]``; column ``info.vocab.blank_index`` is the CTC blank;
 frame ``t`` starts at PCM sample ``t * info.frame_stride_samples`` of
-``info.sample_rate`` audio. ``info.model_version`` (name plus the first 8 hex
-digits of the weights' SHA-256) is written next to every output.
+``info.sample_rate`` audio (``info.clock`` converts). ``info.model_version``
+(name plus the first 8 hex digits of the weights' SHA-256) is written next to
+every output.
+
+``ModelInfo`` is what the pipeline's stages carry: the align stage ships it
+to every Spark worker, so it is a small frozen value (a few strings and ints
+and the vocabulary) and this module imports neither JAX nor anything heavy.
 """
 
 from __future__ import annotations
@@ -34,8 +39,35 @@ class CheckpointError(ValueError):
 
 
 @dataclass(frozen=True)
+class FrameClock:
+    """Frame <-> time of a model's output."""
+
+    frame_stride_samples: int
+    sample_rate: int
+
+    def ms(self, frame: int) -> float:
+        return 1000.0 * frame * self.frame_stride_samples / self.sample_rate
+
+    def frame(self, ms: float) -> int:
+        """The frame that contains time ``ms``."""
+        return int(ms * self.sample_rate // (1000 * self.frame_stride_samples))
+
+    def frame_after(self, ms: float) -> int:
+        """The first frame that starts at or after time ``ms``."""
+        return int(-(-ms * self.sample_rate // (1000 * self.frame_stride_samples)))
+
+    @property
+    def seconds_per_frame(self) -> float:
+        return self.frame_stride_samples / self.sample_rate
+
+
+@dataclass(frozen=True)
 class ModelInfo:
-    """Everything the pipeline needs to know about a model's outputs."""
+    """Everything the pipeline needs to know about a model's outputs.
+
+    Light and picklable: the align stage sends it to Spark workers, which
+    never import JAX (see ``LoadedModel`` for the model itself).
+    """
 
     name: str
     model_version: str
@@ -51,6 +83,10 @@ class ModelInfo:
     @property
     def frame_duration_ms(self) -> float:
         return 1000.0 * self.frame_stride_samples / self.sample_rate
+
+    @property
+    def clock(self) -> FrameClock:
+        return FrameClock(self.frame_stride_samples, self.sample_rate)
 
 
 @dataclass

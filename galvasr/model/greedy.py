@@ -1,4 +1,8 @@
-"""Greedy CTC decoding: best symbol per frame, repeats collapsed, blanks dropped."""
+"""Greedy CTC decoding: best symbol per frame, repeats collapsed, blanks dropped.
+
+The one greedy decoder of galvasr: training's held-out CER, the benchmarks
+and the aligner's per-cue and per-segment checks all decode with it.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,9 @@ def greedy_ids(logprobs: np.ndarray, blank_index: int) -> list[int]:
         return []
     keep = np.ones(best.shape, dtype=bool)
     keep[1:] = best[1:] != best[:-1]
-    return [int(i) for i in best[keep] if i != blank_index]
+    ids = best[keep]
+    result: list[int] = ids[ids != blank_index].tolist()
+    return result
 
 
 def greedy_decode(logprobs: np.ndarray, vocab: Vocabulary) -> str:

@@ -1,37 +1,35 @@
-"""Subtitle text to a CTC model's alphabet, as the words would be spoken.
+"""Text to a CTC model's alphabet, as the words would be spoken.
+
+The one text normalizer of galvasr: ``Vocabulary.normalize`` calls it, and
+with it the aligner normalizes subtitle cues and training normalizes the
+labels of its synthetic speech, so a model learns the spelling it is later
+aligned with.
 
 ``to_alphabet`` spells numbers out (cardinals, ordinals, decimals, years,
 currency and percentages, with num2words), turns the common symbols into
 words, transliterates accented and foreign letters to ASCII (unidecode),
-folds case to the model's, and drops everything else. Words are separated by
-the alphabet's word separator. The result contains only symbols of the
-alphabet (blank excluded), never starts or ends with a separator nor has two
-in a row, and normalizing it again changes nothing. The original cue text is
-not touched: stages keep it next to the normalized one.
+folds case to the model's, and drops everything else. An apostrophe is kept
+only inside a word ("don't"; not "sons' wives", nor a quotation mark). Words
+are separated by the vocabulary's word separator. The result contains only
+symbols of the vocabulary (blank excluded), never starts or ends with a
+separator nor has two in a row, and normalizing it again changes nothing. The
+original cue text is not touched: stages keep it next to the normalized one.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 from num2words import num2words
 from unidecode import unidecode
 
+if TYPE_CHECKING:
+    from galvasr.model.vocab import Vocabulary
 
-class Alphabet(Protocol):
-    """What normalization needs of a CTC vocabulary (galvasr.model.Vocabulary has it)."""
-
-    @property
-    def symbols(self) -> tuple[str, ...]: ...
-    @property
-    def blank_index(self) -> int: ...
-    @property
-    def word_separator(self) -> str: ...
-    @property
-    def upper(self) -> bool: ...
-
+# Bumped whenever a rule changes what text normalizes to: training caches record it.
+RULES_VERSION = 2
 
 _CURRENCIES = {
     "$": ("dollar", "dollars", "cent", "cents"),
@@ -56,11 +54,11 @@ _SPACES = re.compile(r"\s+")
 _MAX_SPELLED = 10**15  # longer digit strings are read digit by digit
 
 
-def to_alphabet(text: str, alphabet: Alphabet) -> str:
-    """``text`` as a model with ``alphabet`` would spell it (may be empty)."""
+def to_alphabet(text: str, vocab: Vocabulary) -> str:
+    """``text`` as a model with ``vocab`` would spell it (may be empty)."""
     text = unicodedata.normalize("NFKC", text).translate(_QUOTES)
-    if alphabet.word_separator != " ":
-        text = text.replace(alphabet.word_separator, " ")
+    if vocab.word_separator != " ":
+        text = text.replace(vocab.word_separator, " ")
     text = _CURRENCY.sub(_spell_currency, text)
     text = _PERCENT.sub(lambda m: f" {_spell_number(m.group(1))} percent ", text)
     text = _ORDINAL.sub(lambda m: f" {_spell_ordinal(m.group(1))} ", text)
@@ -68,16 +66,14 @@ def to_alphabet(text: str, alphabet: Alphabet) -> str:
     for symbol, words in _SYMBOLS.items():
         text = text.replace(symbol, words)
     text = unidecode(text)
-    text = text.upper() if alphabet.upper else text.lower()
+    text = text.upper() if vocab.upper else text.lower()
     text = _WORD_BREAKS.sub(" ", text)
-    return _keep_known(text, alphabet)
+    return _keep_known(text, vocab)
 
 
-def _keep_known(text: str, alphabet: Alphabet) -> str:
-    blank = alphabet.symbols[alphabet.blank_index]
-    known = {
-        s for s in alphabet.symbols if len(s) == 1 and s not in (blank, alphabet.word_separator)
-    }
+def _keep_known(text: str, vocab: Vocabulary) -> str:
+    blank = vocab.symbols[vocab.blank_index]
+    known = {s for s in vocab.symbols if len(s) == 1 and s not in (blank, vocab.word_separator)}
     keep_apostrophe = "'" in known
     known.discard("'")
     chars = []
@@ -92,7 +88,7 @@ def _keep_known(text: str, alphabet: Alphabet) -> str:
         else:
             chars.append(" ")
     words = _SPACES.sub(" ", "".join(chars)).split()
-    return alphabet.word_separator.join(words)
+    return vocab.word_separator.join(words)
 
 
 def _spell_number(digits: str) -> str:

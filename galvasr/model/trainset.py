@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from scipy.signal import resample_poly
 
+from galvasr.model import normalize
 from galvasr.model.synth import SAMPLE_RATE, random_voice, synthesize, voice_recipe
 from galvasr.model.vocab import DEFAULT_VOCAB, Vocabulary
 from galvasr.synth.textsource import sentences
@@ -156,6 +157,7 @@ def build_cache(
         "max_seconds": max_seconds,
         "shard_size": shard_size,
         "vocab": list(vocab.symbols),
+        "normalizer": normalize.RULES_VERSION,
         "voices": voice_recipe(),
     }
     _check_recipe(folder, recipe, num_utterances, shard_size)

@@ -3,25 +3,17 @@
 The project's own model uses ``DEFAULT_VOCAB``: blank, space, ``a``-``z`` and
 the apostrophe. Imported wav2vec2 models bring their own (upper-case letters,
 ``|`` between words); ``Vocabulary.normalize`` maps text to whichever
-alphabet the model has, so the aligner never needs to know which it is.
+alphabet the model has (galvasr.model.normalize), so neither training nor
+the aligner needs to know which it is.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass
 
-from num2words import num2words
+from galvasr.model.normalize import to_alphabet
 
 BLANK = "<blank>"
-
-_NUMBER = re.compile(r"\d+")
-_SPACES = re.compile(r"\s+")
-
-
-def _spell_numbers(text: str) -> str:
-    return _NUMBER.sub(lambda m: " " + num2words(int(m.group())) + " ", text)
 
 
 @dataclass(frozen=True)
@@ -54,22 +46,14 @@ class Vocabulary:
         return {s: i for i, s in enumerate(self.symbols)}
 
     def normalize(self, text: str) -> str:
-        """Text in this alphabet: numbers spelt out, case folded, other marks dropped.
+        """Text in this alphabet, as it would be spoken (galvasr.model.normalize).
 
-        Words are separated by ``word_separator``; characters the vocabulary
-        lacks are removed (hyphens and dashes become word breaks).
+        Numbers, currency and symbols spelt out, letters transliterated and
+        case folded, other marks dropped; words separated by
+        ``word_separator``. The labels of training and the cue text of the
+        aligner both come from here.
         """
-        text = unicodedata.normalize("NFKD", _spell_numbers(text))
-        text = text.upper() if self.upper else text.lower()
-        text = text.replace("’", "'").replace("‘", "'")
-        text = re.sub(r"[-–—_/]", " ", text)
-        known = set(self.symbols) - {self.symbols[self.blank_index]}
-        kept = "".join(
-            c if (c in known and c != self.word_separator) else (" " if c.isspace() else "")
-            for c in text
-        )
-        words = _SPACES.sub(" ", kept).strip().split(" ")
-        return self.word_separator.join(w for w in words if w)
+        return to_alphabet(text, self)
 
     def encode(self, text: str) -> list[int]:
         """Label ids of already normalised text; raises on a symbol outside the vocabulary."""

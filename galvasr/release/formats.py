@@ -1,7 +1,8 @@
 """The bytes of one release shard in each format: Parquet, WebDataset tar, NeMo.
 
 Pure functions from a list of release rows (dicts with the fields of
-:class:`ReleaseRow`, FLAC bytes included) to file contents. The same rows
+:class:`galvasr.schemas.ReleaseRow` and the segment's ``flac`` bytes) to file
+contents. The same rows
 always give the same bytes: rows keep the order they are given in (the release
 sorts them by ``segment_id``), tar members carry fixed times and owners, JSON
 keys are sorted, and Parquet files carry no timestamp (pyarrow writes only its
@@ -24,39 +25,19 @@ import io
 import json
 import tarfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from galvasr.schemas import SAMPLE_RATE, Float64, Int64, Str, arrow_schema
+from galvasr.schemas import RELEASE, SAMPLE_RATE, SEGMENTS
 
 TAR_MTIME = 946684800  # 2000-01-01T00:00:00Z: a fixed time keeps tar bytes identical
 SAMPLES_PER_MS = SAMPLE_RATE // 1000
 
-
-@dataclass(frozen=True)
-class ReleaseRow:
-    """One released segment: the columns of every format, audio aside."""
-
-    id: Str  # segment_id as 16 hex digits (unsigned): file names and sample keys
-    segment_id: Int64
-    audio_id: Int64
-    identifier: Str  # the source item; every segment of a source is in one split
-    start_ms: Int64
-    end_ms: Int64
-    duration_ms: Int64
-    text: Str
-    text_normalized: Str
-    score: Float64
-    cer: Float64
-    license: Str
-    split: Str  # train, dev, test
-    subset: Str  # clean, dirty, clean_sa, dirty_sa
-
-
-COLUMNS: tuple[str, ...] = tuple(arrow_schema(ReleaseRow).names)
+COLUMNS: tuple[str, ...] = RELEASE.columns
+AUDIO = "audio"  # the Parquet column of the audio: Hugging Face's Audio struct
+FLAC = SEGMENTS.c.flac  # a row's audio, as the segment holds it
 AUDIO_TYPE = pa.struct([pa.field("bytes", pa.binary()), pa.field("path", pa.string())])
 
 
@@ -67,14 +48,14 @@ def _hf_feature(dtype: pa.DataType) -> dict[str, str]:
 
 def parquet_schema() -> pa.Schema:
     """The Arrow schema of a Parquet shard, with ``datasets``' feature metadata."""
-    base = arrow_schema(ReleaseRow)
+    base, key = RELEASE.arrow, RELEASE.c.id
     # Nullable as `datasets` declares it: its metadata only applies to an equal field.
-    fields = [base.field("id"), pa.field("audio", AUDIO_TYPE)]
-    fields += [base.field(name) for name in COLUMNS if name != "id"]
+    fields = [base.field(key), pa.field(AUDIO, AUDIO_TYPE)]
+    fields += [base.field(name) for name in COLUMNS if name != key]
     features: dict[str, Any] = {}
     for f in fields:
-        if f.name == "audio":
-            features["audio"] = {"sampling_rate": SAMPLE_RATE, "_type": "Audio"}
+        if f.name == AUDIO:
+            features[AUDIO] = {"sampling_rate": SAMPLE_RATE, "_type": "Audio"}
         else:
             features[f.name] = _hf_feature(f.type)
     meta = json.dumps({"info": {"features": features}}, sort_keys=False)
@@ -87,17 +68,17 @@ def segment_key(segment_id: int) -> str:
 
 
 def audio_name(row: Mapping[str, Any]) -> str:
-    return f"{row['id']}.flac"
+    return f"{row[RELEASE.c.id]}.flac"
 
 
 def parquet_shard(rows: Sequence[Mapping[str, Any]], row_group_rows: int) -> bytes:
     """A Parquet file of ``rows`` in the order given."""
-    schema = parquet_schema()
+    schema, r = parquet_schema(), RELEASE.c
     columns: dict[str, list[Any]] = {name: [] for name in schema.names}
     for row in rows:
         for name in COLUMNS:
             columns[name].append(row[name])
-        columns["audio"].append({"bytes": row["flac"], "path": audio_name(row)})
+        columns[AUDIO].append({"bytes": row[FLAC], "path": audio_name(row)})
     table = pa.Table.from_pydict(columns, schema=schema)
     sink = io.BytesIO()
     # No dictionary for the audio bytes (never repeated); statistics and the
@@ -107,8 +88,8 @@ def parquet_shard(rows: Sequence[Mapping[str, Any]], row_group_rows: int) -> byt
         sink,
         row_group_size=row_group_rows,
         compression="zstd",
-        use_dictionary=[n for n in schema.names if n not in ("audio", "text", "text_normalized")],
-        write_statistics=["segment_id", "audio_id", "duration_ms", "split", "subset"],
+        use_dictionary=[n for n in schema.names if n not in (AUDIO, r.text, r.text_normalized)],
+        write_statistics=[r.segment_id, r.audio_id, r.duration_ms, r.split, r.subset],
     )
     return sink.getvalue()
 
@@ -138,14 +119,14 @@ def webdataset_shard(rows: Sequence[Mapping[str, Any]]) -> bytes:
     sink = io.BytesIO()
     with tarfile.open(fileobj=sink, mode="w", format=tarfile.USTAR_FORMAT) as tar:
         for row in rows:
-            _add(tar, audio_name(row), row["flac"])
-            _add(tar, f"{row['id']}.json", _json_bytes(metadata(row)))
+            _add(tar, audio_name(row), row[FLAC])
+            _add(tar, f"{row[RELEASE.c.id]}.json", _json_bytes(metadata(row)))
     return sink.getvalue()
 
 
 def nemo_audio_path(row: Mapping[str, Any]) -> str:
     """Where a row's FLAC file lies, relative to its manifest's folder."""
-    return f"{row['split']}/{audio_name(row)}"
+    return f"{row[RELEASE.c.split]}/{audio_name(row)}"
 
 
 def nemo_manifest(rows: Sequence[Mapping[str, Any]]) -> bytes:
@@ -154,7 +135,7 @@ def nemo_manifest(rows: Sequence[Mapping[str, Any]]) -> bytes:
     for row in rows:
         entry = metadata(row)
         entry["audio_filepath"] = nemo_audio_path(row)
-        entry["duration"] = row["duration_ms"] / 1000
+        entry["duration"] = row[RELEASE.c.duration_ms] / 1000
         lines.append(_json_bytes(entry) + b"\n")
     return b"".join(lines)
 

@@ -1,7 +1,8 @@
 """Release: ``segments`` to a published dataset under ``<root>/release/<name>/``.
 
 Reads ``segments`` (and ``catalog`` for attribution, ``rejects`` for the
-card); writes the release folder and the ``release`` partition of ``rejects``.
+card); writes the release folder (:func:`galvasr.runroot.release_dir`) and
+the ``release`` partition of ``rejects``.
 
 Per segment, in this order (the first that applies is its fate):
 
@@ -18,10 +19,11 @@ Per segment, in this order (the first that applies is its fate):
    :func:`subset_of` its CER and license.
 
 The folder holds, for each (subset, split) with segments, shards in each
-configured format (see :mod:`galvasr.release_formats`), plus ``README.md``
-(the dataset card), ``ATTRIBUTION`` and ``SHA256SUMS``. Shard membership is
-a hash of ``segment_id`` and rows are sorted by it, so the same tables and
-settings give a byte-identical release; the folder is emptied first.
+configured format (see :mod:`galvasr.release.formats`; their rows are
+:class:`galvasr.schemas.ReleaseRow`), plus ``README.md`` (the dataset card),
+``ATTRIBUTION`` and ``SHA256SUMS``. Shard membership is a hash of
+``segment_id`` and rows are sorted by it, so the same tables and settings
+give a byte-identical release; the folder is emptied first.
 
 Scaling: shards are built in Spark executors (``mapInArrow``), one shard in
 one Python worker's memory at a time (about three times
@@ -32,9 +34,9 @@ released sources.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
-import json
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -44,29 +46,54 @@ import numpy as np
 import pyarrow as pa
 import soundfile as sf
 
-from galvasr import runlog, runroot
+from galvasr import runroot
 from galvasr.config import Config, ReleaseConfig, to_dict
 from galvasr.context import StageContext, Summary
-from galvasr.ingest.licenses import LICENSES
+from galvasr.licenses import LICENSES
 from galvasr.release import card
 from galvasr.release import formats as release_formats
-from galvasr.schemas import CATALOG, REJECTS, SEGMENTS
+from galvasr.schemas import (
+    CATALOG,
+    LOGITS,
+    REJECTS,
+    RELEASE,
+    SEGMENTS,
+    Int64,
+    Str,
+    arrow_schema,
+    spark_schema,
+)
 from galvasr.storage import Store, open_store
-from galvasr.tables import read_table, write_table
+from galvasr.tables import read_table, reject_frame, write_table
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
 
 STAGE = "release"
-RELEASE_DIR = "release"
 SHARE_ALIKE = "cc-by-sa"
-FILES_SCHEMA = pa.schema(
-    [
-        pa.field("path", pa.string(), nullable=False),
-        pa.field("sha256", pa.string(), nullable=False),
-        pa.field("size_bytes", pa.int64(), nullable=False),
-    ]
-)
+README = "README.md"
+ATTRIBUTION = "ATTRIBUTION"
+SHA256SUMS = "SHA256SUMS"
+
+# Columns of the stage's own frames, beside those of segments, rejects
+# (reason, detail) and the release rows (split, subset, id).
+FLAC_BYTES = "flac_bytes"  # a segment's FLAC size
+PCM_SHA256 = "pcm_sha256"  # rule 4's hash of its decoded audio
+NUM_SEGMENTS = "segments"  # segments of one source in one (split, subset, license)
+SHARD = "shard"  # a segment's shard within its (split, subset), from 0
+NUM_SHARDS = "n_shards"  # shards of its (split, subset)
+
+
+@dataclass(frozen=True)
+class ReleaseFile:
+    """One file a shard writer wrote, as it reports it to the driver."""
+
+    path: Str  # relative to the release folder
+    sha256: Str
+    size_bytes: Int64
+
+
+FILES_SCHEMA = arrow_schema(ReleaseFile)
 
 
 # ------------------------------------------------------- per-segment rules
@@ -135,39 +162,19 @@ class ReleaseSummary:
     files: tuple[tuple[str, str], ...]  # (path in the release, sha256), sorted
     rejected: dict[str, int]
 
-    def to_json(self) -> str:
-        """The one-line summary the CLI and jobs/release.py print."""
+    def summary(self) -> Summary:
+        """What the stage returns: printed by ``galvasr release`` and its job, and its
+        numbers (``rejected.<reason>`` included) kept in the run record."""
         total = self.figures.total
-        return json.dumps(
-            {
-                "url": self.url,
-                "segments": total.segments,
-                "hours": round(total.hours, 4),
-                "sources": total.sources,
-                "files": len(self.files),
-                "rejected": self.rejected,
-            }
-        )
-
-
-def release_url(root: str, name: str) -> str:
-    return runroot.join(root, RELEASE_DIR, name)
-
-
-def build_release(spark: SparkSession, root: str, config: Config | None = None) -> ReleaseSummary:
-    """Write release ``config.release.name`` of the run root ``root``; see the module doc."""
-    config = config or Config()
-    with runlog.timed_stage(root, STAGE) as counts:
-        summary = _build(spark, root, config)
-        counts.update(
-            {f"rejected:{k}": v for k, v in summary.rejected.items()}
-            | {
-                "segments_released": summary.figures.total.segments,
-                "duration_ms_released": summary.figures.total.duration_ms,
-                "files": len(summary.files),
-            }
-        )
-    return summary
+        return {
+            "url": self.url,
+            "segments": total.segments,
+            "duration_ms": total.duration_ms,
+            "hours": round(total.hours, 4),
+            "sources": total.sources,
+            "files": len(self.files),
+            "rejected": dict(self.rejected),
+        }
 
 
 def _decisions(segments: DataFrame, cfg: ReleaseConfig) -> DataFrame:
@@ -176,18 +183,18 @@ def _decisions(segments: DataFrame, cfg: ReleaseConfig) -> DataFrame:
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
+    c, rej, rel = SEGMENTS.c, REJECTS.c, RELEASE.c
     verdict_type = T.StructType(
-        [T.StructField(n, T.StringType()) for n in ("reason", "detail", "subset")]
+        [T.StructField(n, T.StringType()) for n in (rej.reason, rej.detail, rel.subset)]
     )
     judge = F.udf(lambda lic, score, cer: verdict(lic, score, cer, cfg), verdict_type)
-    c = SEGMENTS.c
     judged = segments.select(
         c.segment_id,
         c.audio_id,
         c.identifier,
         c.license,
         c.duration_ms,
-        F.length(c.flac).alias("flac_bytes"),
+        F.length(c.flac).alias(FLAC_BYTES),
         judge(c.license, c.score, c.cer).alias("v"),
         (
             F.udf(lambda b: pcm_sha256(b), T.StringType())(c.flac)
@@ -195,55 +202,49 @@ def _decisions(segments: DataFrame, cfg: ReleaseConfig) -> DataFrame:
             else F.lit(None)
         )
         .cast("string")
-        .alias("pcm_sha256"),
+        .alias(PCM_SHA256),
     ).select("*", "v.*")
     if cfg.drop_duplicate_audio:
         # Among segments that passed rules 1-3, the first of each PCM hash stays.
-        kept = F.when(F.col("reason").isNull(), F.col("segment_id"))
-        first = F.min(kept).over(Window.partitionBy("pcm_sha256"))
-        dup = F.col("reason").isNull() & (first != F.col("segment_id"))
+        kept = F.when(F.col(rej.reason).isNull(), F.col(c.segment_id))
+        first = F.min(kept).over(Window.partitionBy(PCM_SHA256))
+        dup = F.col(rej.reason).isNull() & (first != F.col(c.segment_id))
         judged = judged.withColumn("_first", first).select(
-            *[col for col in judged.columns if col not in ("reason", "detail")],
-            F.when(dup, F.lit("duplicate-audio")).otherwise(F.col("reason")).alias("reason"),
+            *[col for col in judged.columns if col not in (rej.reason, rej.detail)],
+            F.when(dup, F.lit("duplicate-audio")).otherwise(F.col(rej.reason)).alias(rej.reason),
             F.when(dup, F.concat(F.lit("same decoded audio as segment_id "), F.col("_first")))
-            .otherwise(F.col("detail"))
-            .alias("detail"),
+            .otherwise(F.col(rej.detail))
+            .alias(rej.detail),
         )
-    split = split_column(F.col("identifier"), cfg.dev_fraction, cfg.test_fraction)
-    return judged.drop("v").withColumn("split", split)
+    split = split_column(F.col(c.identifier), cfg.dev_fraction, cfg.test_fraction)
+    return judged.drop("v").withColumn(rel.split, split)
 
 
-def _build(spark: SparkSession, root: str, config: Config) -> ReleaseSummary:
+def build_release(spark: SparkSession, root: str, config: Config | None = None) -> ReleaseSummary:
+    """Write release ``config.release.name`` of the run root ``root``; see the module doc."""
     from pyspark.sql import functions as F
 
+    config = config or Config()
     cfg = config.release
-    url = release_url(root, cfg.name)
+    url = runroot.release_url(root, cfg.name)
     store = open_store(url)
     store.clear()  # a release is rebuilt whole, never patched
 
+    reason = REJECTS.c.reason
     decisions = _decisions(read_table(spark, root, SEGMENTS), cfg).persist()
     try:
-        rejected_rows = decisions.filter(F.col("reason").isNotNull())
+        rejected_rows = decisions.filter(F.col(reason).isNotNull())
+        seg = SEGMENTS.c
         write_table(
-            rejected_rows.select(
-                F.lit(STAGE).alias("stage"),
-                "reason",
-                "detail",
-                "identifier",
-                F.lit(None).cast("string").alias("file_name"),
-                "audio_id",
-                F.lit(None).cast("int").alias("cue_index"),
-                F.lit(None).cast("long").alias("line_number"),
-                "segment_id",
-            ),
+            reject_frame(rejected_rows, STAGE, reason="reason", detail="detail",
+                         identifier=seg.identifier, audio_id=seg.audio_id,
+                         segment_id=seg.segment_id),
             root,
             REJECTS,
             stage=STAGE,
-        )
-        rejected = {
-            r["reason"]: r["count"] for r in rejected_rows.groupBy("reason").count().collect()
-        }
-        kept = decisions.filter(F.col("reason").isNull())
+        )  # fmt: skip
+        rejected = {r[reason]: r["count"] for r in rejected_rows.groupBy(reason).count().collect()}
+        kept = decisions.filter(F.col(reason).isNull())
         per_source = _per_source(kept)
         figures = _figures(spark, root, config, per_source, rejected)
         files = _write_shards(spark, root, url, cfg, kept, per_source)
@@ -253,28 +254,29 @@ def _build(spark: SparkSession, root: str, config: Config) -> ReleaseSummary:
 
     figures = card.ReleaseFigures(**{**figures.__dict__, "files": tuple(p for p, _ in files)})
     extra = {
-        "README.md": card.dataset_card(figures, to_dict(config)["release"]).encode(),
-        "ATTRIBUTION": card.attribution(cfg.name, sources).encode(),
+        README: card.dataset_card(figures, to_dict(config)["release"]).encode(),
+        ATTRIBUTION: card.attribution(cfg.name, sources).encode(),
     }
     for path, data in extra.items():
         store.write_bytes(path, data)
         files.append((path, release_formats.sha256_hex(data)))
     files.sort()
     sums = "".join(f"{sha}  {path}\n" for path, sha in files)
-    store.write_bytes("SHA256SUMS", sums.encode())
+    store.write_bytes(SHA256SUMS, sums.encode())
     return ReleaseSummary(url=url, figures=figures, files=tuple(files), rejected=rejected)
 
 
 def _cells(rows: list[Any], key: Callable[[Any], Any]) -> dict[Any, card.Cell]:
     """Per-source aggregate rows, summed into one cell per ``key(row)``."""
+    c = SEGMENTS.c
     groups: dict[Any, list[Any]] = {}
     for r in rows:
         groups.setdefault(key(r), []).append(r)
     return {
         k: card.Cell(
-            segments=sum(int(r["segments"]) for r in g),
-            duration_ms=sum(int(r["duration_ms"]) for r in g),
-            sources=len({r["identifier"] for r in g}),
+            segments=sum(int(r[NUM_SEGMENTS]) for r in g),
+            duration_ms=sum(int(r[c.duration_ms]) for r in g),
+            sources=len({r[c.identifier] for r in g}),
         )
         for k, g in groups.items()
     }
@@ -288,12 +290,13 @@ def _per_source(kept: DataFrame) -> list[Any]:
     """
     from pyspark.sql import functions as F
 
+    c, rel = SEGMENTS.c, RELEASE.c
     return (
-        kept.groupBy("split", "subset", "license", "identifier")
+        kept.groupBy(rel.split, rel.subset, c.license, c.identifier)
         .agg(
-            F.count(F.lit(1)).alias("segments"),
-            F.sum("duration_ms").alias("duration_ms"),
-            F.sum("flac_bytes").alias("flac_bytes"),
+            F.count(F.lit(1)).alias(NUM_SEGMENTS),
+            F.sum(c.duration_ms).alias(c.duration_ms),
+            F.sum(FLAC_BYTES).alias(FLAC_BYTES),
         )
         .collect()
     )
@@ -305,20 +308,21 @@ def _figures(
     from pyspark.sql import functions as F
 
     cfg = config.release
+    rej, rel, lic = REJECTS.c, RELEASE.c, SEGMENTS.c.license
     upstream = (
         read_table(spark, root, REJECTS)
-        .filter(F.col("stage") != STAGE)
-        .groupBy("stage", "reason")
+        .filter(F.col(rej.stage) != STAGE)
+        .groupBy(rej.stage, rej.reason)
         .count()
-        .orderBy("stage", "reason")
+        .orderBy(rej.stage, rej.reason)
         .collect()
     )
     return card.ReleaseFigures(
         name=cfg.name,
         model_version=model_version(root, cfg),
-        by_split_subset=_cells(per_source, lambda r: (r["split"], r["subset"])),
-        by_split_license=_cells(per_source, lambda r: (r["split"], r["license"])),
-        by_split=_cells(per_source, lambda r: r["split"]),
+        by_split_subset=_cells(per_source, lambda r: (r[rel.split], r[rel.subset])),
+        by_split_license=_cells(per_source, lambda r: (r[rel.split], r[lic])),
+        by_split=_cells(per_source, lambda r: r[rel.split]),
         total=_cells(per_source, lambda r: "all").get("all", card.Cell()),
         filters=(
             ("license", "one of " + ", ".join(LICENSES), rejected.get("license-not-releasable", 0)),
@@ -330,7 +334,7 @@ def _figures(
                 rejected.get("duplicate-audio", 0),
             ),
         ),
-        upstream_rejects=tuple((r["stage"], r["reason"], int(r["count"])) for r in upstream),
+        upstream_rejects=tuple((r[rej.stage], r[rej.reason], int(r["count"])) for r in upstream),
         settings=to_dict(config),
     )
 
@@ -339,7 +343,7 @@ def model_version(root: str, cfg: ReleaseConfig) -> str:
     """The configured model version, else the only one under ``logits/``, else "unknown"."""
     if cfg.model_version:
         return cfg.model_version
-    versions = sorted({p.split("/")[1] for p in open_store(root).list("logits/") if "/" in p})
+    versions = runroot.model_versions(open_store(root).list(f"{LOGITS.name}/"))
     return versions[0] if len(versions) == 1 else ("unknown" if not versions else "several")
 
 
@@ -354,13 +358,14 @@ def _write_shards(
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
+    c, rel = SEGMENTS.c, RELEASE.c
     # Shard k of n holds the k-th n-th of the (split, subset)'s segments in
     # segment_id order: no shard is empty, and every shard's content is fixed.
     plan: dict[str, list[int]] = {}  # "split/subset" -> [segments, FLAC bytes]
     for r in per_source:
-        totals = plan.setdefault(f"{r['split']}/{r['subset']}", [0, 0])
-        totals[0] += int(r["segments"])
-        totals[1] += int(r["flac_bytes"])
+        totals = plan.setdefault(f"{r[rel.split]}/{r[rel.subset]}", [0, 0])
+        totals[0] += int(r[NUM_SEGMENTS])
+        totals[1] += int(r[FLAC_BYTES])
     if not plan:
         return []
     sizes = {
@@ -370,52 +375,53 @@ def _write_shards(
 
     def lookup(i: int) -> Column:
         pairs = [x for key, v in sorted(sizes.items()) for x in (F.lit(key), F.lit(v[i]))]
-        return F.create_map(*pairs)[F.concat_ws("/", "split", "subset")]
+        return F.create_map(*pairs)[F.concat_ws("/", rel.split, rel.subset)]
 
-    rank = F.row_number().over(Window.partitionBy("split", "subset").orderBy("segment_id"))
+    rank = F.row_number().over(Window.partitionBy(rel.split, rel.subset).orderBy(c.segment_id))
     assigned = kept.select(
-        "segment_id",
-        "split",
-        "subset",
+        c.segment_id,
+        rel.split,
+        rel.subset,
         lookup(0).alias("_count"),
-        lookup(1).alias("n_shards"),
+        lookup(1).alias(NUM_SHARDS),
         rank.alias("_rank"),
     ).select(
-        "segment_id",
-        "split",
-        "subset",
-        "n_shards",
-        F.expr("((_rank - 1) * n_shards) div _count").alias("shard"),
+        c.segment_id,
+        rel.split,
+        rel.subset,
+        NUM_SHARDS,
+        F.expr(f"((_rank - 1) * {NUM_SHARDS}) div _count").alias(SHARD),
     )
-    c = SEGMENTS.c
     segments = read_table(spark, root, SEGMENTS)
     rows = (
         segments.join(assigned, c.segment_id)
         .select(
-            F.lower(F.lpad(F.hex(c.segment_id), 16, "0")).alias("id"),
-            *[col for col in release_formats.COLUMNS if col != "id"],
+            F.lower(F.lpad(F.hex(c.segment_id), 16, "0")).alias(rel.id),
+            *[col for col in release_formats.COLUMNS if col != rel.id],
             c.flac,
-            "shard",
-            "n_shards",
+            SHARD,
+            NUM_SHARDS,
         )
-        .repartition(sum(n for _, n in sizes.values()), "split", "subset", "shard")
-        .sortWithinPartitions("split", "subset", "shard", c.segment_id)
+        .repartition(sum(n for _, n in sizes.values()), rel.split, rel.subset, SHARD)
+        .sortWithinPartitions(rel.split, rel.subset, SHARD, c.segment_id)
     )
     write = _shard_writer(url, cfg.formats, cfg.parquet_row_group_rows)
-    files = rows.mapInArrow(write, "path string, sha256 string, size_bytes long").collect()
-    return sorted((f["path"], f["sha256"]) for f in files)
+    files = rows.mapInArrow(write, spark_schema(FILES_SCHEMA)).collect()
+    return sorted((f.path, f.sha256) for f in (ReleaseFile(**r.asDict()) for r in files))
 
 
 def _shard_writer(
     url: str, formats: tuple[str, ...], row_group_rows: int
 ) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
+    rel = RELEASE.c
+
     def write(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         store = open_store(url)
         key: tuple[Any, ...] = ()
         rows: list[dict[str, Any]] = []
         for batch in batches:
             for row in batch.to_pylist():
-                row_key = (row["split"], row["subset"], row["shard"], row["n_shards"])
+                row_key = (row[rel.split], row[rel.subset], row[SHARD], row[NUM_SHARDS])
                 if row_key != key and rows:
                     yield _write_shard(store, key, rows, formats, row_group_rows)
                     rows = []
@@ -435,6 +441,7 @@ def _write_shard(
     row_group_rows: int,
 ) -> pa.RecordBatch:
     split, subset, shard, n = key
+    flac = SEGMENTS.c.flac
     out: list[tuple[str, bytes]] = []
     if "parquet" in formats:
         out.append(
@@ -451,12 +458,12 @@ def _write_shard(
         out.append(
             (f"nemo/{subset}/{split}-{shard:05d}.jsonl", release_formats.nemo_manifest(rows))
         )
-        out += [(f"nemo/{subset}/{release_formats.nemo_audio_path(r)}", r["flac"]) for r in rows]
+        out += [(f"nemo/{subset}/{release_formats.nemo_audio_path(r)}", r[flac]) for r in rows]
     entries = []
     for path, data in out:
         store.write_bytes(path, data)
         entries.append(
-            {"path": path, "sha256": release_formats.sha256_hex(data), "size_bytes": len(data)}
+            dataclasses.asdict(ReleaseFile(path, release_formats.sha256_hex(data), len(data)))
         )
     return pa.RecordBatch.from_pylist(entries, schema=FILES_SCHEMA)
 
@@ -465,32 +472,26 @@ def _sources(spark: SparkSession, root: str, kept: DataFrame) -> list[card.Sourc
     from pyspark.sql import functions as F
 
     cat = read_table(spark, root, CATALOG)
-    c = CATALOG.c
+    c, seg = CATALOG.c, SEGMENTS.c
+    credits = (c.title, c.creator, c.source_url, c.license_url)
     rows = (
-        kept.select("identifier", "audio_id", "license")
+        kept.select(seg.identifier, seg.audio_id, seg.license)
         .distinct()
-        .join(
-            cat.select(c.audio_id, c.title, c.creator, c.source_url, c.license_url),
-            "audio_id",
-            "left",
-        )
-        .groupBy("identifier", "license")
-        .agg(*[F.min(n).alias(n) for n in ("title", "creator", "source_url", "license_url")])
-        .orderBy("identifier", "license")
+        .join(cat.select(c.audio_id, *credits), c.audio_id, "left")
+        .groupBy(seg.identifier, seg.license)
+        .agg(*[F.min(n).alias(n) for n in credits])
+        .orderBy(seg.identifier, seg.license)
         .collect()
     )
     return [card.Source(**r.asDict()) for r in rows]
 
 
 def run(ctx: StageContext) -> Summary:
-    """The registry's entry: release ``[release] name`` of the run root."""
+    """The registry's entry: release ``[release] name`` of the run root.
+
+    The registry records the run (``_runs/release.json``) with the summary's
+    numbers: segments, duration_ms, hours, sources, files, rejected.<reason>.
+    """
     summary = build_release(ctx.spark, ctx.root, ctx.config)
-    total = summary.figures.total
     ctx.state["release_url"] = summary.url
-    return {
-        "url": summary.url,
-        "segments": total.segments,
-        "hours": round(total.duration_ms / 3_600_000, 4),
-        "files": len(summary.files),
-        "rejected": dict(summary.rejected),
-    }
+    return summary.summary()

@@ -15,22 +15,20 @@ from typing import TYPE_CHECKING
 
 from galvasr import runroot
 from galvasr.config import ReleaseConfig
-from galvasr.release import stage as release
-from galvasr.release.formats import ReleaseRow
-from galvasr.schemas import LOGITS, TABLES, arrow_schema, spark_schema
+from galvasr.schemas import LOGITS, RELEASE, TABLES
 from galvasr.storage import open_store
 from galvasr.tables import read_table
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-VIEWS: tuple[str, ...] = (*TABLES, "release")
+VIEWS: tuple[str, ...] = (*TABLES, RELEASE.name)
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 
 
 def release_names(root: str) -> list[str]:
     """Names of the releases under ``root``, sorted."""
-    paths = open_store(root).list(f"{release.RELEASE_DIR}/")
+    paths = open_store(root).list(f"{runroot.RELEASE_DIR}/")
     return sorted({p.split("/")[1] for p in paths if p.count("/") >= 2})
 
 
@@ -49,13 +47,12 @@ def register_views(spark: SparkSession, root: str, release_name: str | None = No
         if len(names) > 1 and default not in names:
             raise ValueError(f"several releases under {root}: {', '.join(names)}; name one")
         release_name = default if len(names) > 1 else (names[0] if names else None)
-    _release(spark, root, release_name).createOrReplaceTempView("release")
+    _release(spark, root, release_name).createOrReplaceTempView(RELEASE.name)
     return release_name
 
 
 def _logits(spark: SparkSession, root: str) -> DataFrame:
-    paths = open_store(root).list(f"{LOGITS.name}/")
-    versions = sorted({p.split("/")[1] for p in paths if p.count("/") >= 2})
+    versions = runroot.model_versions(open_store(root).list(f"{LOGITS.name}/"))
     frame = spark.createDataFrame([], LOGITS.spark)
     for version in versions:
         frame = frame.unionByName(read_table(spark, root, LOGITS, model_version=version))
@@ -63,13 +60,13 @@ def _logits(spark: SparkSession, root: str) -> DataFrame:
 
 
 def _release(spark: SparkSession, root: str, name: str | None) -> DataFrame:
-    schema = spark_schema(arrow_schema(ReleaseRow))
+    schema = RELEASE.spark
     if name is None:
         return spark.createDataFrame([], schema)
-    prefix = f"{release.RELEASE_DIR}/{name}/parquet/"
-    if not any(p.endswith(".parquet") for p in open_store(root).list(prefix)):
+    parquet = runroot.release_parquet(name)
+    if not any(p.endswith(".parquet") for p in open_store(root).list(f"{parquet}/")):
         return spark.createDataFrame([], schema)
-    path = runroot.join(root, release.RELEASE_DIR, name, "parquet")
+    path = runroot.join(root, parquet)
     frame = spark.read.option("recursiveFileLookup", "true").parquet(path)
     return frame.select(*schema.fieldNames())
 

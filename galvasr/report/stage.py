@@ -24,7 +24,6 @@ from galvasr.storage import open_store
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-REPORT_DIR = "report"
 MS_PER_HOUR = 3_600_000
 
 
@@ -265,7 +264,8 @@ def render_html(fig: Figures) -> str:
                     for r in fig.stages
                 ],
             ),
-            "From the run log (_runs/<stage>.json); stages that wrote none are missing.",
+            f"From the run log ({runroot.run_record('<stage>')}); a stage that wrote none is"
+            " missing.",
         ),
     ]
     title = f"galvasr run report: {fig.root}"
@@ -285,7 +285,7 @@ def write_report(
 ) -> str:
     """Write the report of ``root`` to ``out`` (default ``<root>/report``); returns the page."""
     fig = collect_figures(spark, root, release_name)
-    out = out or runroot.join(root, REPORT_DIR)
+    out = out or runroot.join(root, runroot.REPORT_DIR)
     store = open_store(out)
     for name, data in plots(fig).items():
         store.write_bytes(name, data)

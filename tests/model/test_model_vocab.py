@@ -5,6 +5,7 @@ import pytest
 
 from galvasr.model import DEFAULT_VOCAB, Vocabulary, greedy_decode
 from galvasr.model.greedy import greedy_ids
+from galvasr.model.normalize import to_alphabet
 
 
 def test_default_vocab_layout() -> None:
@@ -18,6 +19,15 @@ def test_normalize_lowercases_spells_numbers_and_drops_marks() -> None:
     assert (
         DEFAULT_VOCAB.normalize("The LORD's 12 tribes; -- Amen!") == "the lord's twelve tribes amen"
     )
+
+
+def test_training_labels_are_spelled_as_the_aligner_spells_cues() -> None:
+    # One normalizer: labels drop a word-final apostrophe and spell ordinals,
+    # exactly as cue text does when it is aligned.
+    text = "Thy sons' wives, on the 3rd day: for I am the LORD."
+    label = DEFAULT_VOCAB.normalize(text)
+    assert label == "thy sons wives on the third day for i am the lord"
+    assert label == to_alphabet(text, DEFAULT_VOCAB)
 
 
 def test_normalize_to_wav2vec2_alphabet() -> None:
