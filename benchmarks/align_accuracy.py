@@ -129,21 +129,16 @@ def evaluate(corpus: Path, root: Path, tolerance_ms: float) -> dict[str, Any]:
         starts.append(seg["start_ms"] - true_start)
         ends.append(seg["end_ms"] - true_end)
         spoken = " ".join(t["spoken_text"] for t in truths if t)
-        problems = []
-        if norm(seg["text"]) != norm(spoken):
-            problems.append(f"text differs from speech: {spoken!r}")
-        if true_start < seg["start_ms"] - tolerance_ms or true_end > seg["end_ms"] + tolerance_ms:
-            problems.append(f"speech {true_start:.0f}-{true_end:.0f} cut")
         mine = {(t["cue_index"]) for t in truths if t}
         others = [c for c in speech_by_file[file] if c["cue_index"] not in mine]
         others += unsubtitled[file]
-        for o in others:
-            o0 = float(o.get("true_start_ms", o.get("start_ms", 0.0)))
-            o1 = float(o.get("true_end_ms", o.get("end_ms", 0.0)))
-            if overlap(o0, o1, seg["start_ms"], seg["end_ms"]) > tolerance_ms:
-                problems.append(
-                    f"other speech {o0:.0f}-{o1:.0f}: {o.get('text', o.get('spoken_text'))!r}"
-                )  # noqa: E501
+        problems = judge_segment(
+            seg, spoken, true_start, true_end,
+            [(float(o.get("true_start_ms", o.get("start_ms", 0.0))),
+              float(o.get("true_end_ms", o.get("end_ms", 0.0))),
+              o.get("text", o.get("spoken_text"))) for o in others],
+            tolerance_ms,
+        )  # fmt: skip
         if problems:
             failures["inexact"].append({**where, "problems": problems})
         else:
@@ -198,6 +193,39 @@ def evaluate(corpus: Path, root: Path, tolerance_ms: float) -> dict[str, Any]:
         for k, v in TARGETS.items()
     }
     return result
+
+
+def judge_segment(
+    seg: dict[str, Any],
+    spoken: str,
+    true_start: float | None,
+    true_end: float | None,
+    others: list[tuple[float, float, Any]],
+    tolerance_ms: float,
+) -> list[str]:
+    """What keeps a kept segment from being exact (nothing: it is exact).
+
+    ``seg`` has ``start_ms``, ``end_ms`` and ``text``; ``spoken`` is what its
+    cues' speech says; ``true_start``/``true_end`` where that speech starts
+    and ends (None where it is not known: not checked); ``others`` every
+    other piece of speech of the file as ``(start_ms, end_ms, text)``. Shared
+    with benchmarks/realspeech_pipeline.py.
+    """
+    problems = []
+    if norm(seg["text"]) != norm(spoken):
+        problems.append(f"text differs from speech: {spoken!r}")
+    cut_start = true_start is not None and true_start < seg["start_ms"] - tolerance_ms
+    cut_end = true_end is not None and true_end > seg["end_ms"] + tolerance_ms
+    if cut_start or cut_end:
+        problems.append(f"speech {_ms(true_start)}-{_ms(true_end)} cut")
+    for o0, o1, text in others:
+        if overlap(o0, o1, seg["start_ms"], seg["end_ms"]) > tolerance_ms:
+            problems.append(f"other speech {o0:.0f}-{o1:.0f}: {text!r}")
+    return problems
+
+
+def _ms(value: float | None) -> str:
+    return "?" if value is None else f"{value:.0f}"
 
 
 def _stats(values: list[float]) -> dict[str, Any]:

@@ -27,18 +27,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from galvasr.model import DEFAULT_MODEL, LoadedModel, greedy_decode_batch, load_model  # noqa: E402
 from galvasr.model.configs.small import get_config  # noqa: E402
-from galvasr.model.synth import (  # noqa: E402
-    FESTIVAL_VOICES,
-    PIPER_VOICES,
-    SynthesizerMissing,
-    Voice,
-    synthesize,
-)
 from galvasr.model.trainset import (  # noqa: E402
     Utterances,
     build_cache,
     load_cache,
     write_shard,
+)
+from galvasr.synth.voices import (  # noqa: E402
+    FESTIVAL_VOICES,
+    PIPER_VOICES,
+    SynthesizerMissing,
+    Voice,
+    synthesize,
 )
 
 

@@ -45,9 +45,9 @@ sys.path.insert(0, str(ROOT))
 
 from galvasr.align.ctc import Cue, align_cues, snap_to_audio  # noqa: E402
 from galvasr.config import AlignConfig  # noqa: E402
-from galvasr.corpus.synth import trim_span  # noqa: E402
 from galvasr.decode.audio import decode_pcm16k  # noqa: E402
 from galvasr.model import DEFAULT_MODEL, LoadedModel, greedy_decode, load_model  # noqa: E402
+from galvasr.synth.voices import trim_span  # noqa: E402
 
 BUCKET_SAMPLES = 16_000 * 5  # pad to whole 5 s: few compiled shapes
 MARKUP = re.compile(r"\[[^\]]*\]|<[^>]*>")

@@ -19,7 +19,8 @@ class IngestConfig:
 
     The corpus is a folder (local or gs://) holding the catalog, one JSON
     item per line (gzip if its name ends in .gz), and every item's files at
-    ``<items_dir>/<identifier>/<name>``.
+    ``<items_dir>/<identifier>/<name>``. Ingest records where it found each
+    kept file in ``catalog.audio_path``; later stages read that, not this setting.
     """
 
     catalog_names: tuple[str, ...] = ("catalog.jsonl", "catalog.jsonl.gz")  # first found
@@ -159,6 +160,13 @@ class AlignConfig:
     # around a cue is clearly quieter than the cue, its start and end move to
     # the audio's onset and offset of speech; elsewhere the pads above stay.
     snap_to_audio: bool = True
+    # "vad": Silero's speech probabilities (galvasr.align.boundaries); "energy":
+    # frame energies against the pause's (galvasr.align.ctc.snap_to_audio),
+    # which mistakes a noise floor ~25 dB under a real voice for speech.
+    snap_with: str = "vad"
+    # Silero VAD's own defaults: speech starts at 0.5 and lasts while >= 0.35.
+    vad_threshold: float = 0.5
+    vad_neg_threshold: float = 0.35
     snap_min_snr_db: float = 20.0  # cue's loud frames over the pause's quiet ones, at least
     snap_range_db: float = 50.0  # quieter than the cue's loud frames by this is silence
     snap_silence_ms: int = 60  # a silence at least this long ends (or precedes) speech
@@ -175,6 +183,10 @@ class AlignConfig:
             raise ValueError("align: margin_s >= 0, piece_max_s > 0, max_table_mb > 0")
         if self.score_window_frames <= 0 or self.partitions < 0:
             raise ValueError("align: score_window_frames > 0, partitions >= 0")
+        if self.snap_with not in ("vad", "energy"):
+            raise ValueError(f"align: snap_with is 'vad' or 'energy', not {self.snap_with!r}")
+        if not 0 < self.vad_neg_threshold <= self.vad_threshold < 1:
+            raise ValueError("align: 0 < vad_neg_threshold <= vad_threshold < 1")
 
 
 @dataclass(frozen=True)

@@ -192,7 +192,7 @@ CATALOG_PREFIX = "catalog.jsonl"
 """Files whose path starts with this are fingerprinted by content, the rest by size."""
 
 
-def corpus_fingerprint(corpus: str) -> str:
+def corpus_fingerprint(corpus: str, client: Client | None = None) -> str:
     """The catalog's bytes plus the name and size of every other file of the corpus.
 
     Sizes, not contents, keep this cheap for a large corpus on GCS. Locally,
@@ -202,9 +202,9 @@ def corpus_fingerprint(corpus: str) -> str:
     that is not a regular one with its kind. So a dangling link, a link
     loop, a FIFO or a link to a file outside the corpus neither stops nor
     hangs the run, nor is read. Regular files give the same fingerprint as
-    before links were told apart.
+    before links were told apart. ``client`` is as for :func:`open_corpus`.
     """
-    store = storage.open_store(corpus)
+    store = storage.open_store(corpus, client=client)
     facts = (
         _local_facts(store.root) if isinstance(store, storage.LocalStore) else _store_facts(store)
     )

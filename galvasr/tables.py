@@ -81,7 +81,7 @@ def _exists(spark: SparkSession, path: str) -> bool:
     return bool(fs.exists(hadoop_path))
 
 
-def reject_frame(df: DataFrame, stage: str, **columns: str | Column) -> DataFrame:
+def reject_frame(df: DataFrame, stage: str, /, **columns: str | Column) -> DataFrame:
     """``df``'s rows as reject rows of ``stage``: galvasr.schemas.reject_row for a DataFrame.
 
     Each keyword is a column of ``rejects`` (``reason`` is required) and gives

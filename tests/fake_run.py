@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +81,8 @@ def build(spark: Any, root: Path) -> FakeRun:
             run.catalog.append(
                 schemas.CatalogRow(
                     audio_id=audio_id, identifier=identifier, audio_file=f"part{f}.mp3",
-                    audio_path=f"items/{identifier}/part{f}.mp3", subtitle_file=f"part{f}.srt", audio_size_bytes=100_000, title=title,
+                    audio_path=f"items/{identifier}/part{f}.mp3", subtitle_file=f"part{f}.srt",
+                    audio_size_bytes=100_000, title=title,
                     creator=creator, license=license,
                     license_url=f"https://creativecommons.org/licenses/{license[3:] or 'x'}/4.0/",
                     language="en", date="2001", source_url=f"https://archive.org/details/{identifier}",
@@ -140,7 +142,8 @@ def build(spark: Any, root: Path) -> FakeRun:
     run.catalog.append(
         schemas.CatalogRow(
             audio_id=decode_reject_id, identifier="item-broken", audio_file="x.mp3",
-            audio_path="items/item-broken/x.mp3", subtitle_file="x.srt", audio_size_bytes=10, title="Broken", creator=None,
+            audio_path="items/item-broken/x.mp3", subtitle_file="x.srt", audio_size_bytes=10,
+            title="Broken", creator=None,
             license="cc-by", license_url="https://creativecommons.org/licenses/by/4.0/",
             language=None, date=None, source_url=None,
         )
@@ -170,8 +173,11 @@ def build(spark: Any, root: Path) -> FakeRun:
     for stage in ("ingest", "decode"):
         rows = [r for r in run.rejects if r.stage == stage]
         write_table(_frame(spark, schemas.REJECTS, rows), run.root, schemas.REJECTS, stage=stage)
+    # Started one after the other, as a run starts them: the report lists them in that order.
+    started = datetime.now(UTC) - timedelta(minutes=10)
     for n, stage in enumerate(("ingest", "decode", "infer", "align")):
-        runlog.record_stage(run.root, stage, 1.5 + n, {"rows": 10 * (n + 1)})
+        runlog.record_stage(run.root, stage, 1.5 + n, {"rows": 10 * (n + 1)},
+                            started=started + timedelta(seconds=10 * n))  # fmt: skip
     return run
 
 

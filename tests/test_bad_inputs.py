@@ -4,6 +4,7 @@ bad file or line ends in `rejects` with a reason a person can read."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -101,6 +102,21 @@ def bad_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _ten_hour_silence(items / "ten-hours" / "a.flac")
     (items / "ten-hours" / "a.srt").write_bytes(srt)
     lines.append(_item("ten-hours", [("a.flac", "Flac"), ("a.srt", "SubRip")]))
+    # Files no reader may open or follow: a FIFO (it would block), a link loop,
+    # a link out of the corpus; and beside the catalog, for the run's
+    # fingerprint, a dangling link, a loop and a FIFO that no line names.
+    for identifier, make in (
+        ("fifo", os.mkfifo),
+        ("loop", lambda p: os.symlink(p.name, p)),
+        ("passwd", lambda p: os.symlink("/etc/passwd", p)),
+    ):
+        (items / identifier).mkdir(parents=True)
+        make(items / identifier / "a.mp3")
+        (items / identifier / "a.srt").write_bytes(srt)
+        lines.append(_item(identifier, [("a.mp3", "MP3"), ("a.srt", "SubRip")]))
+    os.symlink("nowhere", root / "dangling")
+    os.symlink("loop", root / "loop")
+    os.mkfifo(root / "stray.fifo")
     lines.insert(3, '{"metadata": {"identifier": "broken", "licenseurl": ')  # line 4
     (root / "catalog.jsonl").write_text("\n".join(lines) + "\n")
     return root
@@ -140,6 +156,9 @@ def test_malformed_catalog_line_is_rejected_with_its_line_number(spark, bad_run:
         ("video", "audio:undecodable"),
         ("junk-srt", "subtitle:unparsable"),
         ("ten-hours", "audio:too-long"),
+        ("fifo", "audio:missing"),
+        ("loop", "audio:unreadable"),
+        ("passwd", "catalog:unsafe-path"),
     ],
 )
 def test_bad_file_is_rejected_with_a_readable_reason(spark, bad_run, identifier, reason):

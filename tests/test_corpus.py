@@ -498,3 +498,26 @@ def test_committed_corpus_is_a_fresh_generation(tmp_path: Path) -> None:
     fresh, committed = _tree(tmp_path / "sample"), _tree(CORPUS)
     assert sorted(fresh) == sorted(committed)
     assert [n for n in fresh if fresh[n] != committed[n]] == []
+
+
+def test_voices_keep_their_engine_settings() -> None:
+    """Items name voices in engine units; the shared Voice (relative rate and pitch)
+    gives the same units back to the engine and in every label."""
+    from galvasr.corpus.items import ITEMS
+    from galvasr.synth.voices import espeak_voice, flite_voice
+
+    for wpm in range(80, 451):
+        for pitch in range(100):
+            v = espeak_voice("en-gb+f3", wpm, pitch)
+            assert (v.espeak_name, v.espeak_wpm, v.espeak_pitch) == ("en-gb+f3", wpm, pitch)
+            assert v.id == f"espeak-ng/en-gb+f3/s{wpm}/p{pitch}"
+    for name in ("kal", "slt"):
+        for stretch in range(50, 201):
+            for f0 in range(50, 301):
+                v = flite_voice(name, stretch, f0)
+                assert f"{1.0 / v.rate:.3f}" == f"{stretch / 100:.3f}"
+                assert f"{v.flite_f0:.1f}" == f"{f0:.1f}"
+                assert v.id == f"flite/{name}/d{stretch}/f{f0}"
+    planned = {v.id for item in ITEMS for v in item.voices}
+    spoken = {r["voice"] for rows in truth().values() for r in rows}
+    assert spoken <= planned

@@ -211,13 +211,15 @@ def test_a_second_run_under_spark_submit_writes_identical_tables(spark, decoded,
 
 def test_a_corpus_on_gcs_decodes_like_a_local_one(decoded, gcs_emulator, gcs_bucket):
     from galvasr.corpus_files import open_corpus
+    from galvasr.storage import open_store
 
     corpus, _, _, _ = decoded
     plan = decode.DecodePlan.from_config(CONFIG)
     url = f"gs://{gcs_bucket}/decode-corpus"
-    gcs = open_corpus(url, client=gcs_emulator.client())
+    store = open_store(url, client=gcs_emulator.client())
     for path in ("items/talk/a.mp3", "items/garbage/g.mp3"):
-        gcs.store.write_bytes(path, (corpus / path).read_bytes())  # type: ignore[attr-defined]
+        store.write_bytes(path, (corpus / path).read_bytes())
+    gcs = open_corpus(url, client=gcs_emulator.client())
     for identifier, name in (("talk", "a.mp3"), ("garbage", "g.mp3"), ("gone", "m.mp3"),
                              ("talk", "../garbage/g.mp3")):  # fmt: skip
         path = f"items/{identifier}/{name}"

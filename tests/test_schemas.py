@@ -50,3 +50,14 @@ def test_to_arrow_round_trip():
     assert table.to_pylist()[0]["text_raw"] == "<i>hi</i>"
     with pytest.raises(TypeError):
         schemas.CATALOG.to_arrow([row])
+
+
+def test_reject_row_names_what_it_is_about_and_nulls_the_rest():
+    row = schemas.reject_row("decode", "audio:silent", "x" * 2000, identifier="i", audio_id=3)
+    assert row == schemas.RejectRow(
+        stage="decode", reason="audio:silent", detail="x" * schemas.MAX_DETAIL_CHARS,
+        identifier="i", file_name=None, audio_id=3, cue_index=None, line_number=None,
+        segment_id=None,
+    )  # fmt: skip
+    line = schemas.reject_row("ingest", "catalog:malformed-line", None, line_number=4)
+    assert line.detail is None and line.line_number == 4

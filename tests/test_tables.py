@@ -1,7 +1,7 @@
 import pytest
 
 from galvasr import schemas
-from galvasr.tables import SchemaMismatch, read_table, write_table
+from galvasr.tables import SchemaMismatch, read_table, reject_frame, write_table
 
 
 def _reject(stage: str, reason: str) -> schemas.RejectRow:
@@ -58,3 +58,25 @@ def test_missing_table_reads_empty_and_bad_frames_are_refused(spark, tmp_path):
     assert read_table(spark, str(tmp_path), schemas.CATALOG).count() == 0
     with pytest.raises(SchemaMismatch, match="missing columns"):
         write_table(spark.createDataFrame([(1,)], "audio_id long"), str(tmp_path), schemas.CATALOG)
+
+
+def test_reject_frame_makes_the_rows_reject_row_makes(spark):
+    df = spark.createDataFrame(
+        [("too-low", "y" * 1500, "item", 7, 70), ("dup", None, "item2", 8, 80)],
+        "why string, text string, identifier string, audio_id long, segment_id long",
+    )
+    frame = reject_frame(df, "release", reason="why", detail="text", identifier="identifier",
+                         audio_id="audio_id", segment_id=df["segment_id"])  # fmt: skip
+    assert _types(frame.schema) == _types(schemas.REJECTS.spark)
+    got = [schemas.RejectRow(**r.asDict()) for r in frame.orderBy("reason").collect()]
+    assert got == [
+        schemas.reject_row("release", "dup", None, identifier="item2", audio_id=8, segment_id=80),
+        schemas.reject_row("release", "too-low", "y" * 1500, identifier="item", audio_id=7,
+                           segment_id=70),
+    ]  # fmt: skip
+    with pytest.raises(SchemaMismatch):
+        reject_frame(df, "release", reason="why", file="text")
+    with pytest.raises(SchemaMismatch):
+        reject_frame(df, "release", reason="why", stage="why")
+    with pytest.raises(SchemaMismatch):
+        reject_frame(df, "release", detail="text")

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
+from galvasr.align import boundaries
 from galvasr.align.ctc import AlignedCue, Cue, CueReject, align_cues, cer, snap_to_audio
 from galvasr.align.segments import Segment, cut_segments, flac, segment_id
 from galvasr.align.stitch import (
@@ -137,7 +138,11 @@ def align_file(file: FileInput, contract: ModelInfo, config: AlignConfig) -> Fil
     clock = contract.clock
     aligned, cue_rejects = align_cues(logprobs, file.cues, contract.vocab, clock, config)
     pcm = PcmSlicer(file.windows)
-    if config.snap_to_audio:
+    if config.snap_to_audio and config.snap_with == "vad":
+        probs = boundaries.probabilities_for(aligned, pcm, pcm.end, clock, config)
+        duration_ms = 1000.0 * pcm.end / clock.sample_rate
+        aligned = boundaries.snap_to_speech(aligned, probs, clock, config, duration_ms)
+    elif config.snap_to_audio:
         aligned = snap_to_audio(aligned, pcm, clock, config)
     for r in cue_rejects:
         reject(r.cue_index, r.reason, r.detail)

@@ -38,9 +38,9 @@ from galvasr.corpus.items import (
     ItemPlan,
 )
 from galvasr.corpus.subtitles_faults import Cue, build_cues, ms, render
-from galvasr.corpus.synth import TRIM_DB, tool_versions
 from galvasr.corpus.track import Track, build_track
 from galvasr.synth.textsource import CORPUS_BOOKS, SOURCE_NAME, sentences
+from galvasr.synth.voices import TRIM_DB, tool_versions
 
 DEFAULT_SEED = 2024
 SMALL_ITEMS = ("thessalonians-phone-recording", "sunday-broadcast-john-excerpt")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from galvasr.corpus.synth import Voice
+from galvasr.synth.voices import Voice, espeak_voice, flite_voice
 
 # Expected fates of a catalog file (manifest "expected"): "keep", or a reject reason.
 KEEP = "keep"
@@ -94,14 +94,6 @@ class ItemPlan:
     extra_metadata: dict[str, str] = field(default_factory=dict)
 
 
-def espeak(name: str, rate: int, pitch: int) -> Voice:
-    return Voice("espeak-ng", name, rate, pitch)
-
-
-def flite(name: str, stretch_percent: int, f0_hz: int) -> Voice:
-    return Voice("flite", name, stretch_percent, f0_hz)
-
-
 ITEMS: tuple[ItemPlan, ...] = (
     ItemPlan(
         identifier="oakhill-readings-john-01",
@@ -114,7 +106,7 @@ ITEMS: tuple[ItemPlan, ...] = (
         date="2014-03-02",
         book="Joh",
         sentence_range=(0, 200),
-        voices=(espeak("en-us+m3", 165, 45),),
+        voices=(espeak_voice("en-us+m3", 165, 45),),
         files=(
             AudioPlan(
                 "john_part1.mp3",
@@ -138,7 +130,7 @@ ITEMS: tuple[ItemPlan, ...] = (
         date="2009",
         book="Joh",
         sentence_range=(500, 720),
-        voices=(flite("slt", 100, 170), flite("awb", 105, 110)),
+        voices=(flite_voice("slt", 100, 170), flite_voice("awb", 105, 110)),
         files=(
             AudioPlan(
                 "lessons_vol2.ogg",
@@ -161,7 +153,7 @@ ITEMS: tuple[ItemPlan, ...] = (
         date="2017-09-30",
         book="Rev",
         sentence_range=(0, 320),
-        voices=(espeak("en-gb+f3", 150, 60),),
+        voices=(espeak_voice("en-gb+f3", 150, 60),),
         files=(
             AudioPlan(
                 "rev_disc1.mp3",
@@ -192,7 +184,7 @@ ITEMS: tuple[ItemPlan, ...] = (
         date="2012-06-17",
         book="Phi",
         sentence_range=(0, 137),
-        voices=(flite("rms", 95, 100),),
+        voices=(flite_voice("rms", 95, 100),),
         files=(
             AudioPlan(
                 "philippians.ogg",
@@ -214,7 +206,7 @@ ITEMS: tuple[ItemPlan, ...] = (
         date="2019-01-08",
         book="Col",
         sentence_range=(0, 123),
-        voices=(espeak("en-gb-scotland", 140, 35), espeak("en-us+f4", 175, 65)),
+        voices=(espeak_voice("en-gb-scotland", 140, 35), espeak_voice("en-us+f4", 175, 65)),
         files=(
             AudioPlan(
                 "colossians.flac",
@@ -243,7 +235,7 @@ ITEMS: tuple[ItemPlan, ...] = (
         date="2011-11-20",
         book="1Th",
         sentence_range=(0, 117),
-        voices=(flite("kal", 100, 105),),
+        voices=(flite_voice("kal", 100, 105),),
         files=(
             AudioPlan(
                 "thessalonians.wav",
@@ -265,7 +257,7 @@ ITEMS: tuple[ItemPlan, ...] = (
         date="2015-04-11",
         book="Jon",
         sentence_range=(0, 92),
-        voices=(espeak("en-us+f2", 190, 65),),
+        voices=(espeak_voice("en-us+f2", 190, 65),),
         files=(
             AudioPlan(
                 "jonah_side_a.mp3",
@@ -306,7 +298,7 @@ ITEMS: tuple[ItemPlan, ...] = (
         date="2016-02",
         book="Tit",
         sentence_range=(0, 62),
-        voices=(flite("awb", 110, 120),),
+        voices=(flite_voice("awb", 110, 120),),
         files=(
             AudioPlan(
                 "titus_session1.ogg",
@@ -336,7 +328,7 @@ ITEMS: tuple[ItemPlan, ...] = (
         date="2011",
         book="Joe",
         sentence_range=(0, 147),
-        voices=(espeak("en-029", 160, 40),),
+        voices=(espeak_voice("en-029", 160, 40),),
         files=(
             AudioPlan(
                 "joel_lecture_a.mp3",
@@ -375,7 +367,7 @@ ITEMS: tuple[ItemPlan, ...] = (
         date="2014-04-06",
         book="Joh",
         sentence_range=(200, 320),
-        voices=(espeak("en-us", 180, 55), flite("slt", 95, 190)),
+        voices=(espeak_voice("en-us", 180, 55), flite_voice("slt", 95, 190)),
         files=(
             AudioPlan(
                 "john_part2.mp3",
@@ -401,7 +393,7 @@ ITEMS: tuple[ItemPlan, ...] = (
         date="2018-12-23",
         book="Joh",
         sentence_range=(320, 380),
-        voices=(espeak("en-gb+m2", 155, 50),),
+        voices=(espeak_voice("en-gb+m2", 155, 50),),
         files=(
             AudioPlan(
                 "broadcast.mp3",
@@ -424,7 +416,7 @@ ITEMS: tuple[ItemPlan, ...] = (
         date="2013-07-01",
         book="Rev",
         sentence_range=(400, 460),
-        voices=(flite("kal16", 100, 120),),
+        voices=(flite_voice("kal16", 100, 120),),
         files=(
             AudioPlan(
                 "dramatized.ogg", "ogg", 16_000, 60, subtitle=SubtitlePlan("vtt", drift_ms=1500)
@@ -442,7 +434,7 @@ ITEMS: tuple[ItemPlan, ...] = (
         date="2010",
         book="Joh",
         sentence_range=(380, 440),
-        voices=(espeak("en-us+m4", 150, 30),),
+        voices=(espeak_voice("en-us+m4", 150, 30),),
         files=(
             AudioPlan(
                 "john_reading.mp3",
@@ -465,7 +457,7 @@ ITEMS: tuple[ItemPlan, ...] = (
         date="2020-05-05",
         book="Joh",
         sentence_range=(440, 500),
-        voices=(flite("slt", 90, 160),),
+        voices=(flite_voice("slt", 90, 160),),
         rights="\u00a9 2020 Bright Field Media LLC. All rights reserved.",
         files=(
             AudioPlan(

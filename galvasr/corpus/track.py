@@ -1,7 +1,7 @@
 """One audio file's speech: sentences synthesized one by one, placed with known pauses.
 
 Every sentence (or, for a sentence a subtitle will split, each of its two
-halves) is synthesized on its own, trimmed (synth.TRIM_DB), resampled to the
+halves) is synthesized on its own, trimmed (galvasr.synth.voices.TRIM_DB), resampled to the
 file's rate, peak-normalized to its reader's level and placed after a pause
 drawn from the RNG, so its first and last samples in the file are known
 exactly. Some pauses are planted long, for the non-speech cues a subtitle
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from galvasr.corpus.items import AudioPlan
-from galvasr.corpus.synth import Voice, resample, synthesize
+from galvasr.synth.voices import Voice, resample, trimmed_speech
 
 # Pauses, in seconds.
 LEAD_S = (0.6, 2.0)  # silence before the first sentence (more when subtitles run early)
@@ -103,7 +103,7 @@ def build_track(
     texts: list[str],
     voices: tuple[Voice, ...],
     rng: np.random.Generator,
-    synth: Synthesizer = synthesize,
+    synth: Synthesizer = trimmed_speech,
 ) -> Track:
     """Speak ``texts`` in order until ``plan.seconds`` of audio have passed."""
     rate = plan.rate

@@ -26,9 +26,11 @@ import numpy as np
 from scipy.signal import resample_poly
 
 from galvasr.model import normalize
-from galvasr.model.synth import SAMPLE_RATE, random_voice, synthesize, voice_recipe
+from galvasr.model.synth import random_voice, voice_recipe
 from galvasr.model.vocab import DEFAULT_VOCAB, Vocabulary
+from galvasr.schemas import SAMPLE_RATE
 from galvasr.synth.textsource import sentences
+from galvasr.synth.voices import synthesize
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import jiwer
 import pytest
 
 from galvasr.model import DEFAULT_MODEL, DEFAULT_VOCAB, greedy_decode, load_model
-from galvasr.model.synth import Voice, synthesize
+from galvasr.synth.voices import Voice, synthesize
 
 
 @pytest.fixture(scope="module")

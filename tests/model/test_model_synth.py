@@ -8,14 +8,13 @@ import numpy as np
 import pytest
 
 from galvasr.model import synth
-from galvasr.model.synth import (
+from galvasr.model.synth import HELDOUT_ESPEAK_VARIANTS, HELDOUT_FLITE_VOICES, random_voice
+from galvasr.synth import voices
+from galvasr.synth.voices import (
     FESTIVAL_VOICES,
-    HELDOUT_ESPEAK_VARIANTS,
-    HELDOUT_FLITE_VOICES,
     PIPER_VOICES,
     Voice,
     piper_phoneme_ids,
-    random_voice,
     synthesize,
 )
 
@@ -91,13 +90,13 @@ def test_piper_voices_speak_at_16_khz_and_follow_the_rate(voice: str) -> None:
 def test_a_piper_model_with_other_weights_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     name = sorted(PIPER_VOICES)[0]
     module, _ = PIPER_VOICES[name]
-    monkeypatch.setitem(synth.PIPER_VOICES, name, (module, "0" * 64))
-    synth._piper_voice.cache_clear()
+    monkeypatch.setitem(voices.PIPER_VOICES, name, (module, "0" * 64))
+    voices._piper_voice.cache_clear()
     try:
-        with pytest.raises(synth.SynthesizerMissing, match="not the pinned"):
+        with pytest.raises(voices.SynthesizerMissing, match="not the pinned"):
             synthesize("hello", Voice("piper", name))
     finally:
-        synth._piper_voice.cache_clear()
+        voices._piper_voice.cache_clear()
     with pytest.raises(ValueError, match="unknown piper voice"):
         synthesize("hello", Voice("piper", "../../etc/passwd"))
 

@@ -1,0 +1,235 @@
+"""The numerics every family shares, written over the checkpoint's own tensor names.
+
+Activations are channels-last (``[batch, time, channels]``) from the first
+convolution on, so no layer transposes; weights stay in PyTorch's layout
+(``[out, in]``, ``[out, in / groups, kernel]``) and are contracted as they are.
+Matrix products run at ``HIGHEST`` precision (float32 stays float32 on GPUs
+too, for parity with transformers); statistics of normalisations and the
+softmax are float32 whatever the weights' dtype.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+
+from galvasr.model.hf.config import HFConfig
+
+Params = dict[str, jnp.ndarray]
+PRECISION = jax.lax.Precision.HIGHEST
+NEG_INF = float(jnp.finfo(jnp.float32).min)
+
+ACTIVATIONS: dict[str, Callable[[jnp.ndarray], jnp.ndarray]] = {
+    "gelu": lambda x: jax.nn.gelu(x, approximate=False),
+    "gelu_new": lambda x: jax.nn.gelu(x, approximate=True),
+    "gelu_pytorch_tanh": lambda x: jax.nn.gelu(x, approximate=True),
+    "relu": jax.nn.relu,
+    "swish": jax.nn.silu,
+    "silu": jax.nn.silu,
+}
+
+
+def layer_norm(
+    x: jnp.ndarray, w: jnp.ndarray | None, b: jnp.ndarray | None, eps: float
+) -> jnp.ndarray:
+    """LayerNorm over the last axis (``w``/``b`` None: no affine part)."""
+    x32 = x.astype(jnp.float32)
+    mean = x32.mean(-1, keepdims=True)
+    var = jnp.square(x32 - mean).mean(-1, keepdims=True)
+    y = (x32 - mean) * jax.lax.rsqrt(var + eps)
+    if w is not None:
+        y = y * w.astype(jnp.float32)
+    if b is not None:
+        y = y + b.astype(jnp.float32)
+    return y.astype(x.dtype)
+
+
+def norm(p: Params, name: str, x: jnp.ndarray, eps: float = 1e-5) -> jnp.ndarray:
+    return layer_norm(x, p[name + ".weight"], p[name + ".bias"], eps)
+
+
+def batch_norm(p: Params, name: str, x: jnp.ndarray, eps: float = 1e-5) -> jnp.ndarray:
+    """BatchNorm1d in eval mode over the last (channel) axis."""
+    scale = p[name + ".weight"] * jax.lax.rsqrt(p[name + ".running_var"] + eps)
+    return (x - p[name + ".running_mean"]) * scale + p[name + ".bias"]
+
+
+def dense(p: Params, name: str, x: jnp.ndarray, *, bias: bool = True) -> jnp.ndarray:
+    """``nn.Linear``: ``x @ weight.T + bias``, weight ``[out, in]``."""
+    y = jnp.einsum("...i,oi->...o", x, p[name + ".weight"], precision=PRECISION)
+    return y + p[name + ".bias"] if bias else y
+
+
+def conv1d(
+    x: jnp.ndarray,
+    w: jnp.ndarray,
+    *,
+    stride: int = 1,
+    padding: int = 0,
+    groups: int = 1,
+) -> jnp.ndarray:
+    """``nn.Conv1d`` on channels-last ``x [B, T, C]``; ``w [out, in / groups, kernel]``."""
+    return jax.lax.conv_general_dilated(
+        x,
+        w.astype(x.dtype),
+        window_strides=(stride,),
+        padding=[(padding, padding)],
+        dimension_numbers=("NWC", "OIW", "NWC"),
+        feature_group_count=groups,
+        precision=PRECISION,
+    )
+
+
+def strided_conv1d(x: jnp.ndarray, w: jnp.ndarray, stride: int) -> jnp.ndarray:
+    """An unpadded, ungrouped ``nn.Conv1d`` as one matrix product over gathered taps.
+
+    ``x [B, S, C]`` becomes ``[B, T, kernel * C]`` (tap ``j`` of frame ``t``
+    is sample ``t * stride + j``) and meets ``w`` reshaped to
+    ``[kernel * C, out]``: the feature encoder's convolutions are all of
+    this kind, and a GEMM with a long contraction runs far faster on CPUs
+    than XLA's direct convolution with 1 or 512 input channels.
+    """
+    out, c_in, kernel = w.shape
+    frames = (x.shape[1] - kernel) // stride + 1
+    taps = [
+        jax.lax.slice_in_dim(x, j, j + stride * (frames - 1) + 1, stride, axis=1)
+        for j in range(kernel)
+    ]
+    patches = jnp.concatenate(taps, axis=-1) if c_in > 1 else jnp.stack(taps, axis=-1)[..., 0, :]
+    wm = w.transpose(2, 1, 0).reshape(kernel * c_in, out).astype(x.dtype)
+    return jnp.matmul(patches, wm, precision=PRECISION)
+
+
+# ------------------------------------------------------------------ input and front end
+
+
+def normalise_input(pcm: jnp.ndarray, lengths: jnp.ndarray, do_normalize: bool) -> jnp.ndarray:
+    """Float PCM ``[B, S]`` as the feature extractor hands it to the model.
+
+    int16 is scaled to [-1, 1); with ``do_normalize`` each row has zero mean
+    and unit variance over its valid samples; samples past ``lengths`` are 0
+    (the feature extractor's padding value).
+    """
+    x = pcm.astype(jnp.float32)
+    if jnp.issubdtype(pcm.dtype, jnp.integer):
+        x = x / 32768.0
+    valid = jnp.arange(x.shape[1])[None, :] < lengths[:, None]
+    if do_normalize:
+        n = jnp.maximum(lengths, 1).astype(jnp.float32)[:, None]
+        mean = jnp.sum(jnp.where(valid, x, 0.0), axis=1, keepdims=True) / n
+        var = jnp.sum(jnp.where(valid, jnp.square(x - mean), 0.0), axis=1, keepdims=True) / n
+        x = (x - mean) / jnp.sqrt(var + 1e-7)
+    return jnp.where(valid, x, 0.0)
+
+
+def output_lengths(c: HFConfig, lengths: jnp.ndarray) -> jnp.ndarray:
+    frames = lengths
+    for k, s in zip(c.conv_kernel, c.conv_stride, strict=True):
+        frames = jnp.maximum((frames - k) // s + 1, 0)
+    return frames.astype(jnp.int32)
+
+
+def feature_encoder(c: HFConfig, p: Params, x: jnp.ndarray) -> jnp.ndarray:
+    """The convolutional feature encoder: ``[B, S]`` samples to ``[B, T, conv_dim[-1]]``."""
+    act = ACTIVATIONS[c.feat_extract_activation]
+    h = x[:, :, None]
+    for i, stride in enumerate(c.conv_stride):
+        name = f"feature_extractor.conv_layers.{i}."
+        h = strided_conv1d(h, p[name + "conv.weight"], stride)
+        if c.conv_bias:
+            h = h + p[name + "conv.bias"]
+        if c.feat_extract_norm == "layer":
+            h = norm(p, name + "layer_norm", h)
+        elif i == 0:  # GroupNorm, one group per channel: each channel over time
+            h32 = h.astype(jnp.float32)
+            mean = h32.mean(1, keepdims=True)
+            var = jnp.square(h32 - mean).mean(1, keepdims=True)
+            y = (h32 - mean) * jax.lax.rsqrt(var + 1e-5)
+            h = (y * p[name + "layer_norm.weight"] + p[name + "layer_norm.bias"]).astype(h.dtype)
+        h = act(h)
+    return h
+
+
+def feature_projection(c: HFConfig, p: Params, h: jnp.ndarray) -> jnp.ndarray:
+    if c.feat_proj_layer_norm:
+        h = norm(p, "feature_projection.layer_norm", h, c.layer_norm_eps)
+    return dense(p, "feature_projection.projection", h)
+
+
+def weight_norm(g: jnp.ndarray, v: jnp.ndarray) -> jnp.ndarray:
+    """``weight_norm(dim=2)``: ``g * v / ||v||``, the norm over all but the kernel axis."""
+    v32 = v.astype(jnp.float32)
+    w = g.astype(jnp.float32) * v32 * jax.lax.rsqrt(jnp.sum(v32**2, axis=(0, 1), keepdims=True))
+    return w.astype(v.dtype)
+
+
+def positional_conv(c: HFConfig, p: Params, h: jnp.ndarray) -> jnp.ndarray:
+    """The convolutional relative positional embedding added to the projected features."""
+    act = ACTIVATIONS[c.feat_extract_activation]
+    pre = "encoder.pos_conv_embed."
+    groups = c.num_conv_pos_embedding_groups
+    if c.family == "data2vec-audio":  # a stack of plain convolutions, each layer-normed
+        k = c.conv_pos_kernel_size
+        for j in range(c.num_conv_pos_embeddings):
+            lay = f"{pre}layers.{j}.conv."
+            h = conv1d(h, p[lay + "weight"], padding=k // 2, groups=groups) + p[lay + "bias"]
+            if k % 2 == 0:
+                h = h[:, :-1]
+            h = act(layer_norm(h, None, None, 1e-5))
+        return h
+    k = c.num_conv_pos_embeddings
+    if c.conv_pos_batch_norm:  # HuBERT variant: batch norm first, no weight norm
+        h = batch_norm(p, pre + "batch_norm", h)
+        w = p[pre + "conv.weight"]
+    else:
+        w = weight_norm(p[pre + "conv.weight_g"], p[pre + "conv.weight_v"])
+    pos = conv1d(h, w, padding=k // 2, groups=groups) + p[pre + "conv.bias"]
+    if k % 2 == 0:
+        pos = pos[:, :-1]
+    return act(pos)
+
+
+# ------------------------------------------------------------------ transformer parts
+
+
+def split_heads(x: jnp.ndarray, heads: int) -> jnp.ndarray:
+    return x.reshape(*x.shape[:-1], heads, x.shape[-1] // heads)
+
+
+def attend(q: jnp.ndarray, k: jnp.ndarray, v: jnp.ndarray, bias: jnp.ndarray | None) -> jnp.ndarray:
+    """Softmax attention of ``[B, T, heads, head_dim]`` (``q`` already scaled).
+
+    ``bias`` (float32, broadcastable to ``[B, heads, T, T]``) is added to
+    the scores: the padding mask and any position bias.
+    """
+    scores = jnp.einsum("bqhd,bkhd->bhqk", q, k, precision=PRECISION).astype(jnp.float32)
+    if bias is not None:
+        scores = scores + bias
+    weights = jax.nn.softmax(scores, axis=-1).astype(v.dtype)
+    return jnp.einsum("bhqk,bkhd->bqhd", weights, v, precision=PRECISION)
+
+
+def self_attention(
+    c: HFConfig, p: Params, name: str, x: jnp.ndarray, bias: jnp.ndarray | None
+) -> jnp.ndarray:
+    """wav2vec2's attention block (``q_proj``/``k_proj``/``v_proj``/``out_proj``)."""
+    heads = c.num_attention_heads
+    q = split_heads(dense(p, name + "q_proj", x), heads) * c.head_dim**-0.5
+    k = split_heads(dense(p, name + "k_proj", x), heads)
+    v = split_heads(dense(p, name + "v_proj", x), heads)
+    out = attend(q, k, v, bias)
+    return dense(p, name + "out_proj", out.reshape(x.shape))
+
+
+def feed_forward(c: HFConfig, p: Params, name: str, x: jnp.ndarray) -> jnp.ndarray:
+    y = ACTIVATIONS[c.hidden_act](dense(p, name + "intermediate_dense", x))
+    return dense(p, name + "output_dense", y)
+
+
+def mask_bias(frame_valid: jnp.ndarray | None) -> jnp.ndarray | None:
+    """Additive attention bias ``[B, 1, 1, T]`` that hides padded key frames."""
+    if frame_valid is None:
+        return None
+    return jnp.where(frame_valid, 0.0, NEG_INF)[:, None, None, :]
