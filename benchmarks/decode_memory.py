@@ -37,15 +37,15 @@ def _status_kb(field: str) -> int:
 def child(corpus: str) -> dict[str, object]:
     """Decode ``items/long/long.mp3`` of ``corpus`` as a worker would; measure."""
     from galvasr.config import DecodeConfig
+    from galvasr.corpus_files import open_corpus
     from galvasr.decode.stage import DecodePlan, decode_file
     from galvasr.schemas import AudioRow, ChunkRow, RejectRow
-    from galvasr.storage import open_store
 
     plan = DecodePlan.from_config(DecodeConfig())
     baseline_kb = _status_kb("VmRSS")
     cpu0, wall0 = resource.getrusage(resource.RUSAGE_SELF), time.time()
     chunks, pickled_bytes, result = 0, 0, None
-    for row in decode_file(1, "long", "long.mp3", open_store(corpus), plan):
+    for row in decode_file(1, "long", "long.mp3", "items/long/long.mp3", open_corpus(corpus), plan):
         pickled_bytes += len(pickle.dumps(astuple(row), protocol=pickle.HIGHEST_PROTOCOL))
         if isinstance(row, ChunkRow):
             chunks += 1
