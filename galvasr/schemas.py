@@ -168,6 +168,23 @@ class LogitsRow:
 
 
 @dataclass(frozen=True)
+class WordRow:
+    """One word of a cue, where the aligner found it: an element of a ``words`` column.
+
+    Its times come from the CTC path: the first frame of its first letter's
+    spike, and just past its last letter's spike(s) (no pads, no snapping).
+    """
+
+    word: Str  # in the model's alphabet, as in text_normalized
+    # As the cue's text writes it (case and punctuation kept); null unless the
+    # cue's text and its normalized text pair word for word.
+    text: Str | None
+    start_ms: Int64
+    end_ms: Int64
+    score: Float64  # mean log-probability along the path over the word's frames
+
+
+@dataclass(frozen=True)
 class AlignmentRow:
     """Where one cue was found in its audio."""
 
@@ -181,6 +198,7 @@ class AlignmentRow:
     text: Str
     text_normalized: Str  # in the model's alphabet
     decoded: Str  # greedy CTC decode of the aligned span
+    words: tuple[WordRow, ...] = ()  # the words of text_normalized, in the file's time
 
 
 @dataclass(frozen=True)
@@ -199,6 +217,8 @@ class SegmentRow:
     cer: Float64
     license: Str
     flac: Bytes  # 16 kHz mono FLAC
+    # The words of text_normalized; times relative to the segment's start_ms.
+    words: tuple[WordRow, ...] = ()
 
 
 # ------------------------------------------------------------------- tables
@@ -266,7 +286,16 @@ TABLES: Mapping[str, Table] = {
 
 
 def _field_type(hint: Any) -> tuple[pa.DataType, bool]:
-    """(arrow type, nullable) of one annotated field."""
+    """(arrow type, nullable) of one annotated field.
+
+    Besides the annotated scalars above, a field may be a list of rows,
+    ``tuple[Row, ...]`` where ``Row`` is a dataclass declared like a table's
+    row: Arrow ``list<struct<...>>``, the struct's fields derived from
+    ``Row``'s. Inside the list everything is declared nullable, whatever
+    ``Row`` says: Spark reads Parquet back with every nested field nullable,
+    and no cast makes a nested field non-null again, so a table read back
+    could not be written again under a stricter schema.
+    """
     nullable = False
     origin = get_origin(hint)
     if origin in (Union, types.UnionType):
@@ -275,6 +304,12 @@ def _field_type(hint: Any) -> tuple[pa.DataType, bool]:
             raise TypeError(f"unsupported union {hint!r}")
         nullable = True
         hint = args[0]
+    if get_origin(hint) is tuple:
+        row, *rest = get_args(hint)
+        if rest != [Ellipsis] or not (isinstance(row, type) and dataclasses.is_dataclass(row)):
+            raise TypeError(f"a list column is tuple[Row, ...] of a dataclass, not {hint!r}")
+        element = pa.struct([f.with_nullable(True) for f in arrow_schema(row)])
+        return pa.list_(pa.field("element", element, nullable=True)), nullable
     if get_origin(hint) is not Annotated:
         raise TypeError(f"column type {hint!r} carries no Arrow type")
     arrow_type = hint.__metadata__[0]
@@ -306,13 +341,27 @@ _SPARK_TYPE_NAMES: dict[pa.DataType, str] = {
 def spark_schema(schema: pa.Schema) -> Any:
     from pyspark.sql import types as T
 
-    fields = []
-    for field in schema:
-        type_name = _SPARK_TYPE_NAMES.get(field.type)
-        if type_name is None:
-            raise TypeError(f"no Spark type for Arrow {field.type}")
-        fields.append(T.StructField(field.name, getattr(T, type_name)(), field.nullable))
-    return T.StructType(fields)
+    return T.StructType([_spark_field(field) for field in schema])
+
+
+def _spark_field(field: pa.Field) -> Any:
+    from pyspark.sql import types as T
+
+    return T.StructField(field.name, _spark_type(field.type), field.nullable)
+
+
+def _spark_type(arrow_type: pa.DataType) -> Any:
+    from pyspark.sql import types as T
+
+    if pa.types.is_list(arrow_type):
+        element = arrow_type.value_field
+        return T.ArrayType(_spark_type(element.type), containsNull=element.nullable)
+    if pa.types.is_struct(arrow_type):
+        return T.StructType([_spark_field(f) for f in arrow_type])
+    type_name = _SPARK_TYPE_NAMES.get(arrow_type)
+    if type_name is None:
+        raise TypeError(f"no Spark type for Arrow {arrow_type}")
+    return getattr(T, type_name)()
 
 
 # ---------------------------------------------------------------- releases

@@ -29,6 +29,7 @@ import numpy as np
 
 from galvasr.align import vad
 from galvasr.align.ctc import AlignedCue
+from galvasr.align.stitch import PcmSlicer
 from galvasr.config import AlignConfig
 from galvasr.model.contract import FrameClock
 
@@ -130,6 +131,44 @@ def _edge(
     if j + 1 >= min(n, limit) or np.isnan(probs[j + 1]):
         return None
     return (j + 1) * CHUNK_MS
+
+
+def snap(
+    aligned: Sequence[AlignedCue],
+    pcm: PcmSlicer,
+    clock: FrameClock,
+    config: AlignConfig,
+) -> list[AlignedCue]:
+    """Cue edges from the audio, by ``config.snap_with``.
+
+    ``"energy"``: galvasr.align.ctc.snap_to_audio, where the pause is clearly
+    quieter than the cue. ``"energy+vad"``: the same, and the speech detector
+    for the good cues the energy rule left alone (a pause too noisy for it).
+    ``"vad"``: the speech detector for every good cue. ``pcm`` is the file's
+    PcmSlicer (``pcm(a, b)`` gives samples ``a:b``, ``pcm.end`` the length).
+    """
+    from galvasr.align.ctc import snap_to_audio
+
+    num_samples = int(pcm.end)
+    duration_ms = 1000.0 * num_samples / clock.sample_rate
+    if config.snap_with == "vad":
+        probs = probabilities_for(aligned, pcm, num_samples, clock, config)
+        return snap_to_speech(aligned, probs, clock, config, duration_ms)
+    snapped = snap_to_audio(aligned, pcm, clock, config)
+    if config.snap_with == "energy":
+        return snapped
+    # Cues the energy rule did not move keep their CTC times; hand those to the detector.
+    unmoved = [
+        a if a.problem is None and (a.start_ms, a.end_ms) == (s.start_ms, s.end_ms) else None
+        for a, s in zip(aligned, snapped, strict=True)
+    ]
+    todo = [a for a in unmoved if a is not None]
+    if not todo:
+        return snapped
+    probs = probabilities_for(todo, pcm, num_samples, clock, config)
+    # Bounds come from every good cue's letters, so the detector never crosses a neighbour.
+    by_vad = snap_to_speech(aligned, probs, clock, config, duration_ms)
+    return [v if u is not None else s for u, s, v in zip(unmoved, snapped, by_vad, strict=True)]
 
 
 def probabilities_for(

@@ -49,6 +49,7 @@ import jiwer
 import numpy as np
 from ctc_segmentation.ctc_segmentation_dyn import cython_fill_table
 
+from galvasr.align import gates
 from galvasr.config import AlignConfig
 from galvasr.model.contract import FrameClock
 from galvasr.model.greedy import greedy_decode
@@ -87,6 +88,26 @@ class AlignedCue:
     subtitle_start_ms: int
     problem: str | None  # None for a good cue, else the reason it may not enter a segment
     gap_letters_after: int  # letters greedy-decoded between this cue and the next one
+    words: tuple[AlignedWord, ...] = ()  # the words of text_normalized, in order
+
+
+@dataclass(frozen=True)
+class AlignedWord:
+    """A word of a cue's normalized text, where the path put its letters.
+
+    It starts on the first frame of its first letter's spike and ends after
+    its last letter's spike(s), as a cue does (a cue's first word starts and
+    its last word ends where the cue's letters do); no pads. Its score is the
+    mean log-probability along the path over its frames.
+    """
+
+    word: str  # in the model's alphabet
+    text: str | None  # as the cue's text writes it; None unless the two pair word for word
+    start_frame: int
+    end_frame: int  # one past its last frame
+    start_ms: int  # start_frame's time in the file
+    end_ms: int
+    score: float
 
 
 @dataclass(frozen=True)
@@ -101,6 +122,11 @@ class _Prepared:
     cue: Cue
     normalized: str
     labels: np.ndarray  # label ids of the normalized text
+    # Set on the copy _align_piece returns with a cue's span, for its words
+    # (_finish): the frame each label was entered and the path's log-probability
+    # on each frame of the span, both counted from the span's first frame.
+    entered: np.ndarray | None = None
+    path: np.ndarray | None = None
 
 
 def cer(reference: str, hypothesis: str) -> float:
@@ -284,18 +310,33 @@ def _align_piece(
         limit = int(entered[nxt + 1]) if nxt + 1 < len(labels) else lpz.shape[0]
         end = _spikes_end(lpz, last, blank, int(entered[nxt - repeats]), repeats, limit)
         score = min_mean_score(path_lp[start:end], config.score_window_frames)
-        out.append((p, start, end, score))
+        timed = dataclasses.replace(
+            p, entered=entered[first:nxt] - start, path=path_lp[start:end].copy()
+        )
+        out.append((timed, start, end, score))
         previous_end = end
     return out
 
 
-def _spikes_end(lpz: np.ndarray, label: int, blank: int, start: int, count: int, limit: int) -> int:
+def _spikes_end(
+    lpz: np.ndarray,
+    label: int,
+    blank: int,
+    start: int,
+    count: int,
+    limit: int,
+    rival: int | None = None,
+) -> int:
     """One past the ``count``-th run of frames from ``start`` where ``label`` beats the blank.
 
     The first run starts at ``start`` (the label was entered there); if fewer
     than ``count`` runs fit before ``limit``, the end of the last one found.
+    With a ``rival`` (the word separator after a word's last letter), ``label``
+    must beat it too.
     """
     hot = lpz[start:limit, label] >= lpz[start:limit, blank]
+    if rival is not None:
+        hot &= lpz[start:limit, label] >= lpz[start:limit, rival]
     hot[0] = True
     edges = np.flatnonzero(np.diff(np.concatenate([hot, [False]]).astype(np.int8)) == -1)
     return start + 1 + int(edges[min(count, edges.size) - 1])
@@ -370,6 +411,11 @@ def _judge(
         problem = "align:low-score"
     elif error > config.max_cue_cer:
         problem = "align:high-cer"
+    elif config.llr_gate:
+        span = logprobs[max(0, start - 2) : end + 1]  # see gates.text_llr
+        llr = gates.text_llr(span, prep.labels, vocab.blank_index)
+        if llr < gates.chance_llr(len(vocab) - 1) + config.llr_above_chance:
+            problem = "align:not-heard"
     return _Span(prep, start, end, score, decoded, error, problem)
 
 
@@ -414,9 +460,90 @@ def _finish(
                 subtitle_start_ms=s.prep.cue.start_ms,
                 problem=s.problem,
                 gap_letters_after=gap_letters,
+                words=_words(logprobs, s, vocab, clock),
             )
         )
     return out
+
+
+def _words(
+    logprobs: np.ndarray, span: _Span, vocab: Vocabulary, clock: FrameClock
+) -> tuple[AlignedWord, ...]:
+    """The words of a cue's span, from the path's letters (see ``AlignedWord``).
+
+    A word starts where its first letter was entered, moved back over the
+    frames before it on which that letter beats both the blank and the word
+    separator (never into the previous word); it ends after its last
+    letter's spike(s), counted as for a cue's end, up to the next word's
+    first letter, on frames where the letter beats the blank and the
+    separator. () if the path was not kept (a span made without
+    ``_align_piece``).
+    """
+    prep = span.prep
+    n = span.end - span.start
+    if prep.entered is None or prep.path is None or n <= 0 or prep.path.shape[0] != n:
+        return ()
+    labels = prep.labels
+    blank, sep = vocab.blank_index, vocab.index[vocab.word_separator]
+    entered = span.start + prep.entered  # in the file's frames
+    path = prep.path.astype(np.float64)  # from span.start
+    ranges, first = [], 0  # [first, last) letter positions of each word
+    for k in range(len(labels) + 1):
+        if k == len(labels) or labels[k] == sep:
+            if k > first:
+                ranges.append((first, k))
+            first = k + 1
+    names = [prep.normalized[a:b] for a, b in ranges]
+    texts = _word_texts(prep.cue.text, names, vocab)
+    out = []
+    floor = span.start
+    for w, (a, b) in enumerate(ranges):
+        start = span.start
+        if w:
+            entry = int(entered[a])
+            head, previous = int(labels[a]), int(labels[a - 1])
+            before = logprobs[floor:entry][::-1]
+            cold = np.flatnonzero(
+                (before[:, head] < before[:, blank]) | (before[:, head] < before[:, previous])
+            )
+            start = entry - (int(cold[0]) if cold.size else before.shape[0])
+            path[start - span.start : entry - span.start] = logprobs[start:entry, head]
+        end = span.end
+        if w + 1 < len(ranges):
+            letters = labels[a:b]
+            last = int(letters[-1])
+            repeats = len(letters) - len(np.trim_zeros(letters - last, "b"))
+            limit = int(entered[ranges[w + 1][0]])
+            end = _spikes_end(logprobs, last, blank, int(entered[b - repeats]), repeats, limit, sep)
+        score = float(path[start - span.start : end - span.start].mean())
+        out.append(
+            AlignedWord(
+                word=names[w],
+                text=texts[w],
+                start_frame=start,
+                end_frame=end,
+                start_ms=int(round(clock.ms(start))),
+                end_ms=int(round(clock.ms(end))),
+                score=score,
+            )
+        )
+        floor = end
+    return tuple(out)
+
+
+def _word_texts(text: str, words: list[str], vocab: Vocabulary) -> list[str | None]:
+    """The cue text's words paired with the normalized ``words``, or all None.
+
+    They pair when the text has as many whitespace-separated words and each
+    one normalizes to its normalized word ("Hello," -> "hello"; "42" -> "forty
+    two" does not pair, nor does a lone "-").
+    """
+    tokens = text.split()
+    if len(tokens) != len(words) or any(
+        vocab.normalize(t) != w for t, w in zip(tokens, words, strict=True)
+    ):
+        return [None] * len(words)
+    return list(tokens)
 
 
 # ------------------------------------------------- boundaries from the audio

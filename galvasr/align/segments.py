@@ -10,6 +10,12 @@ segments of ``min_segment_s``..``max_segment_s``, closest to
 piece that cannot reach ``min_segment_s`` (or a single cue longer than
 ``max_segment_s``) is dropped and its cues are rejected with the reason.
 
+A good cue longer than ``max_segment_s`` is first split between its words
+(``split_long_cue``) into pieces of ``min_segment_s``..``max_segment_s``,
+cut at its longest pauses; the pieces then enter the runs as cues do (each
+with its words and its part of the text). Only a cue that has no such split
+is dropped as too long.
+
 ``segment_id`` is a hash of (audio_id, start_ms, end_ms), the same on every
 run; ``flac`` encodes a PCM slice as 16 kHz mono 16-bit FLAC, byte-identical
 for identical samples.
@@ -17,6 +23,7 @@ for identical samples.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import re
@@ -26,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import soundfile as sf
 
-from galvasr.align.ctc import AlignedCue, CueReject
+from galvasr.align.ctc import AlignedCue, AlignedWord, CueReject
 from galvasr.config import AlignConfig
 
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*\s*$")
@@ -37,6 +44,12 @@ _LENGTH_COST = 0.5  # per target length of distance from the target
 _PAUSE_COST = 0.3  # cutting where the pause is 0 ms (1 s or more: free)
 _MID_SENTENCE_COST = 0.2
 _DROP_COST_PER_S = 1.0
+# Splitting a long cue between words: a cut costs (1 - pause / 1 s)^2 (a
+# pause of 1 s or more is free, one of 0 ms costs 1), plus a little for the
+# cut itself, so the split cuts at the longest pauses and no more often than
+# they are worth.
+_WORD_PAUSE_FREE_MS = 1000
+_WORD_CUT_COST = 0.01
 
 
 @dataclass(frozen=True)
@@ -100,9 +113,18 @@ def runs(cues: Sequence[AlignedCue], config: AlignConfig) -> list[list[AlignedCu
 
 
 def cut_segments(
-    cues: Sequence[AlignedCue], config: AlignConfig
+    cues: Sequence[AlignedCue], config: AlignConfig, word_separator: str = " "
 ) -> tuple[list[Segment], list[CueReject]]:
-    """Segments of a file's aligned cues (in time order), and the good cues left out."""
+    """Segments of a file's aligned cues (in time order), and the good cues left out.
+
+    ``word_separator`` is the model's (it joins the normalized words of the
+    pieces of a long cue).
+    """
+    cues = [
+        piece
+        for c in cues
+        for piece in (split_long_cue(c, config, word_separator) if c.problem is None else [c])
+    ]
     segments: list[Segment] = []
     dropped: list[CueReject] = []
     for run in runs(cues, config):
@@ -115,10 +137,81 @@ def cut_segments(
                 "segment:too-long" if duration_s > config.max_segment_s else "segment:too-short"
             )
             dropped.extend(
-                CueReject(c.cue_index, reason, f"{duration_s:.2f} s of cues that cannot be split")
-                for c in piece
+                CueReject(i, reason, f"{duration_s:.2f} s of cues that cannot be split")
+                for i in dict.fromkeys(c.cue_index for c in piece)  # a split cue's pieces: once
             )
     return segments, dropped
+
+
+def split_long_cue(
+    cue: AlignedCue, config: AlignConfig, word_separator: str = " "
+) -> list[AlignedCue]:
+    """A cue longer than ``max_segment_s`` as pieces that each fit in a segment; else [cue].
+
+    The pieces are cut between words, each ``min_segment_s``..``max_segment_s``
+    long, and of all such splits the one whose cuts cost least (see
+    ``_WORD_CUT_COST``: the longest pauses between one word's end and the
+    next one's start). Where a piece ends and the next starts, the cut is
+    padded as a cue's edges are (``pad_after_ms``, ``pad_before_ms``), never
+    past the middle of the pause. A piece keeps its cue's index, score, CER,
+    raw and decoded text; its ``text`` is its words as the cue's text writes
+    them when the words pair (``AlignedWord.text``), else its normalized
+    words; its frames are its words'. A cue without words, or with no split
+    in bounds, is returned whole.
+    """
+    lo, hi = 1000 * config.min_segment_s, 1000 * config.max_segment_s
+    words = cue.words
+    n = len(words)
+    if cue.end_ms - cue.start_ms <= hi or n < 2:
+        return [cue]
+    # The piece that ends before word j ends at ends[j]; the one from word j starts at starts[j].
+    starts, ends = [cue.start_ms] * (n + 1), [cue.end_ms] * (n + 1)
+    for j in range(1, n):
+        a, b = words[j - 1].end_ms, max(words[j - 1].end_ms, words[j].start_ms)
+        middle = (a + b) // 2
+        ends[j] = min(a + config.pad_after_ms, middle)
+        starts[j] = max(b - config.pad_before_ms, middle)
+    best = [0.0] + [float("inf")] * n
+    back = [0] * (n + 1)
+    for j in range(1, n + 1):
+        cut = _word_cut_cost(words[j - 1], words[j]) if j < n else 0.0
+        for i in range(j - 1, -1, -1):
+            duration = ends[j] - starts[i]
+            if duration > hi:
+                break  # longer pieces only get longer
+            if duration >= lo and best[i] + cut < best[j]:
+                best[j], back[j] = best[i] + cut, i
+    if best[n] == float("inf"):
+        return [cue]
+    bounds = []
+    j = n
+    while j > 0:
+        bounds.append((back[j], j))
+        j = back[j]
+    pieces = []
+    for i, j in reversed(bounds):
+        part = words[i:j]
+        originals = [w.text for w in part if w.text is not None]
+        text = " ".join(originals if len(originals) == len(part) else [w.word for w in part])
+        pieces.append(
+            dataclasses.replace(
+                cue,
+                start_ms=starts[i],
+                end_ms=ends[j],
+                start_frame=part[0].start_frame,
+                end_frame=part[-1].end_frame,
+                text=text,
+                text_normalized=word_separator.join(w.word for w in part),
+                gap_letters_after=cue.gap_letters_after if j == n else 0,
+                words=part,
+            )
+        )
+    return pieces
+
+
+def _word_cut_cost(before: AlignedWord, after: AlignedWord) -> float:
+    pause_ms = min(max(0, after.start_ms - before.end_ms), _WORD_PAUSE_FREE_MS)
+    return (1 - pause_ms / _WORD_PAUSE_FREE_MS) ** 2 + _WORD_CUT_COST
 
 
 def _split(run: list[AlignedCue], config: AlignConfig) -> list[tuple[list[AlignedCue], bool]]:

@@ -42,7 +42,7 @@ import numpy as np
 import pyarrow as pa
 
 from galvasr.align import boundaries
-from galvasr.align.ctc import AlignedCue, Cue, CueReject, align_cues, cer, snap_to_audio
+from galvasr.align.ctc import AlignedCue, AlignedWord, Cue, CueReject, align_cues, cer
 from galvasr.align.segments import Segment, cut_segments, flac, segment_id
 from galvasr.align.stitch import (
     PcmSlicer,
@@ -67,6 +67,7 @@ from galvasr.schemas import (
     AlignmentRow,
     RejectRow,
     SegmentRow,
+    WordRow,
     reject_row,
 )
 
@@ -138,27 +139,23 @@ def align_file(file: FileInput, contract: ModelInfo, config: AlignConfig) -> Fil
     clock = contract.clock
     aligned, cue_rejects = align_cues(logprobs, file.cues, contract.vocab, clock, config)
     pcm = PcmSlicer(file.windows)
-    if config.snap_to_audio and config.snap_with == "vad":
-        probs = boundaries.probabilities_for(aligned, pcm, pcm.end, clock, config)
-        duration_ms = 1000.0 * pcm.end / clock.sample_rate
-        aligned = boundaries.snap_to_speech(aligned, probs, clock, config, duration_ms)
-    elif config.snap_to_audio:
-        aligned = snap_to_audio(aligned, pcm, clock, config)
+    if config.snap_to_audio:
+        aligned = boundaries.snap(aligned, pcm, clock, config)
     for r in cue_rejects:
         reject(r.cue_index, r.reason, r.detail)
     for a in aligned:
         out.alignments.append(_alignment_row(file.audio_id, a))
         if a.problem is not None:
             reject(a.cue_index, a.problem, f"score {a.score:.3f}, cer {a.cer:.3f}")
-    segments, dropped = cut_segments(aligned, config)
+    segments, dropped = cut_segments(aligned, config, contract.vocab.word_separator)
     for r in dropped:
         reject(r.cue_index, r.reason, r.detail)
     for seg in segments:
         row = _segment_row(file, seg, logprobs, pcm, contract, config)
         if isinstance(row, CueReject):
             seg_id = segment_id(file.audio_id, seg.start_ms, seg.end_ms)
-            for c in seg.cues:
-                reject(c.cue_index, row.reason, row.detail, seg_id)
+            for i in dict.fromkeys(c.cue_index for c in seg.cues):  # a split cue's pieces: once
+                reject(i, row.reason, row.detail, seg_id)
         else:
             out.segments.append(row)
     return out
@@ -176,6 +173,24 @@ def _alignment_row(audio_id: int, a: AlignedCue) -> AlignmentRow:
         text=a.text,
         text_normalized=a.text_normalized,
         decoded=a.decoded,
+        words=_word_rows(a.words),
+    )
+
+
+def _word_rows(
+    words: Iterable[AlignedWord], origin_ms: int = 0, end_ms: int | None = None
+) -> tuple[WordRow, ...]:
+    """Words as rows, their times from ``origin_ms`` (clipped to ``end_ms``, in the same time)."""
+    last = float("inf") if end_ms is None else end_ms - origin_ms
+    return tuple(
+        WordRow(
+            word=w.word,
+            text=w.text,
+            start_ms=int(min(last, max(0, w.start_ms - origin_ms))),
+            end_ms=int(min(last, max(0, w.end_ms - origin_ms))),
+            score=w.score,
+        )
+        for w in words
     )
 
 
@@ -217,6 +232,7 @@ def _segment_row(
         cer=error,
         license=str(file.license),
         flac=flac(audio, contract.sample_rate),
+        words=_word_rows((w for c in seg.cues for w in c.words), seg.start_ms, seg.end_ms),
     )
 
 

@@ -10,6 +10,7 @@ softmax are float32 whatever the weights' dtype.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import jax
@@ -82,26 +83,6 @@ def conv1d(
     )
 
 
-def strided_conv1d(x: jnp.ndarray, w: jnp.ndarray, stride: int) -> jnp.ndarray:
-    """An unpadded, ungrouped ``nn.Conv1d`` as one matrix product over gathered taps.
-
-    ``x [B, S, C]`` becomes ``[B, T, kernel * C]`` (tap ``j`` of frame ``t``
-    is sample ``t * stride + j``) and meets ``w`` reshaped to
-    ``[kernel * C, out]``: the feature encoder's convolutions are all of
-    this kind, and a GEMM with a long contraction runs far faster on CPUs
-    than XLA's direct convolution with 1 or 512 input channels.
-    """
-    out, c_in, kernel = w.shape
-    frames = (x.shape[1] - kernel) // stride + 1
-    taps = [
-        jax.lax.slice_in_dim(x, j, j + stride * (frames - 1) + 1, stride, axis=1)
-        for j in range(kernel)
-    ]
-    patches = jnp.concatenate(taps, axis=-1) if c_in > 1 else jnp.stack(taps, axis=-1)[..., 0, :]
-    wm = w.transpose(2, 1, 0).reshape(kernel * c_in, out).astype(x.dtype)
-    return jnp.matmul(patches, wm, precision=PRECISION)
-
-
 # ------------------------------------------------------------------ input and front end
 
 
@@ -137,7 +118,7 @@ def feature_encoder(c: HFConfig, p: Params, x: jnp.ndarray) -> jnp.ndarray:
     h = x[:, :, None]
     for i, stride in enumerate(c.conv_stride):
         name = f"feature_extractor.conv_layers.{i}."
-        h = strided_conv1d(h, p[name + "conv.weight"], stride)
+        h = conv1d(h, p[name + "conv.weight"], stride=stride)
         if c.conv_bias:
             h = h + p[name + "conv.bias"]
         if c.feat_extract_norm == "layer":
@@ -198,17 +179,77 @@ def split_heads(x: jnp.ndarray, heads: int) -> jnp.ndarray:
     return x.reshape(*x.shape[:-1], heads, x.shape[-1] // heads)
 
 
+# Bytes of float32 scores one step of ``attend`` holds: a few MB stay in the CPU's
+# caches between the two products and the softmax, where whole [B, H, T, T] score
+# tensors (432 MB for 4 x 30 s of wav2vec2-base) stream through memory four times.
+ATTENTION_BLOCK_BYTES = 6 << 20
+
+
+def _attention_blocks(n: int, t: int) -> tuple[int, int, int]:
+    """(heads per block, query chunks, chunk length) for ``n`` heads of ``t`` frames."""
+    row = 4 * t
+    group = max((g for g in range(1, n + 1) if n % g == 0 and g * t * row <= ATTENTION_BLOCK_BYTES),
+                default=1)  # fmt: skip
+    chunks = max(1, math.ceil(group * t * row / ATTENTION_BLOCK_BYTES))
+    return group, chunks, math.ceil(t / chunks)
+
+
 def attend(q: jnp.ndarray, k: jnp.ndarray, v: jnp.ndarray, bias: jnp.ndarray | None) -> jnp.ndarray:
     """Softmax attention of ``[B, T, heads, head_dim]`` (``q`` already scaled).
 
-    ``bias`` (float32, broadcastable to ``[B, heads, T, T]``) is added to
-    the scores: the padding mask and any position bias.
+    ``bias`` (float32, broadcastable to ``[B, heads, T, T]``; its query axis
+    1 or T) is added to the scores: the padding mask and any position bias.
+    Computed in blocks of heads and query chunks (``ATTENTION_BLOCK_BYTES``)
+    in a loop, each block's scores, softmax and product with the values
+    fused, with the softmax's division applied to the ``[chunk, head_dim]``
+    output rather than to the ``[chunk, T]`` weights.
     """
-    scores = jnp.einsum("bqhd,bkhd->bhqk", q, k, precision=PRECISION).astype(jnp.float32)
+    b, t, h, d = q.shape
+    n = b * h
+    qh = q.transpose(0, 2, 1, 3).reshape(n, t, d)
+    kt = k.transpose(0, 2, 3, 1).reshape(n, d, t)
+    vh = v.transpose(0, 2, 1, 3).reshape(n, t, d)
+    group, chunks, c = _attention_blocks(n, t)
+    pad = chunks * c - t
+
+    def by_chunk(
+        x: jnp.ndarray,
+    ) -> jnp.ndarray:  # [n, t, ...] -> [n / group, chunks, group, c, ...]
+        x = jnp.pad(x, [(0, 0), (0, pad)] + [(0, 0)] * (x.ndim - 2))
+        x = x.reshape(n // group, group, chunks, c, *x.shape[2:])
+        return jnp.swapaxes(x, 1, 2)
+
+    xs: dict[str, jnp.ndarray] = {
+        "q": by_chunk(qh),
+        "k": kt.reshape(n // group, group, d, t),
+        "v": vh.reshape(n // group, group, t, d),
+    }
     if bias is not None:
-        scores = scores + bias
-    weights = jax.nn.softmax(scores, axis=-1).astype(v.dtype)
-    return jnp.einsum("bhqk,bkhd->bqhd", weights, v, precision=PRECISION)
+        rows = bias.shape[2]
+        full = jnp.broadcast_to(bias, (b, h, rows, t)).reshape(n, rows, t).astype(jnp.float32)
+        if rows == 1:
+            xs["bias"] = full.reshape(n // group, group, 1, t)
+        else:
+            xs["qbias"] = by_chunk(full)
+
+    def block(x: dict[str, jnp.ndarray]) -> jnp.ndarray:
+        def chunk(qc: dict[str, jnp.ndarray]) -> jnp.ndarray:
+            s = jnp.matmul(qc["q"], x["k"], precision=PRECISION, preferred_element_type=jnp.float32)
+            if "bias" in x:
+                s = s + x["bias"]
+            if "qbias" in qc:
+                s = s + qc["qbias"]
+            e = jnp.exp(s - s.max(-1, keepdims=True))
+            out = jnp.matmul(e.astype(v.dtype), x["v"], precision=PRECISION,
+                             preferred_element_type=jnp.float32)  # fmt: skip
+            return (out / e.sum(-1, keepdims=True)).astype(v.dtype)
+
+        per_chunk = {"q": x["q"]} | ({"qbias": x["qbias"]} if "qbias" in x else {})
+        return jax.lax.map(chunk, per_chunk)
+
+    out = jax.lax.map(block, xs)  # [n / group, chunks, group, c, d]
+    out = jnp.swapaxes(out, 1, 2).reshape(n, chunks * c, d)[:, :t]
+    return out.reshape(b, h, t, d).transpose(0, 2, 1, 3)
 
 
 def self_attention(
