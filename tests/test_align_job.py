@@ -187,3 +187,21 @@ def test_segments_carry_their_audio_and_text(spark, run):
         assert PLANTED not in s.text and s.cer == 0.0
         assert s.license == "cc-by" and s.identifier == f"item{s.audio_id}"
     assert len({s.segment_id for s in segments}) == len(segments)
+
+
+def test_words_survive_the_round_trip(spark, run):
+    """Word lists leave the workers through mapInArrow and come back from Parquet."""
+    alignments = read_table(spark, run.root, ALIGNMENTS).collect()
+    assert alignments
+    for a in alignments:
+        assert [w.word for w in a.words] == a.text_normalized.split(" ")
+        assert [w.text for w in a.words] == a.text.split()  # "Truths to be." pairs
+        assert all(w.start_ms < w.end_ms and w.score <= 0 for w in a.words)
+    segments = read_table(spark, run.root, SEGMENTS).collect()
+    assert segments
+    by_cue = {(a.audio_id, a.start_ms): a for a in alignments}
+    for s in segments:
+        assert [w.word for w in s.words] == s.text_normalized.split(" ")
+        assert all(0 <= w.start_ms < w.end_ms <= s.duration_ms for w in s.words)
+        first = by_cue[(s.audio_id, s.start_ms)].words[0]  # a segment starts with a cue
+        assert s.start_ms + s.words[0].start_ms == first.start_ms  # relative to the segment

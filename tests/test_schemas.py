@@ -1,3 +1,5 @@
+import dataclasses
+
 import pyarrow as pa
 import pytest
 
@@ -61,3 +63,32 @@ def test_reject_row_names_what_it_is_about_and_nulls_the_rest():
     )  # fmt: skip
     line = schemas.reject_row("ingest", "catalog:malformed-line", None, line_number=4)
     assert line.detail is None and line.line_number == 4
+
+
+def test_a_list_of_rows_is_a_list_of_structs_nullable_inside():
+    words = schemas.SEGMENTS.arrow.field("words")
+    assert not words.nullable
+    element = words.type.value_field
+    assert element.nullable and pa.types.is_struct(element.type)
+    assert [(f.name, f.type, f.nullable) for f in element.type] == [
+        ("word", pa.string(), True),
+        ("text", pa.string(), True),
+        ("start_ms", pa.int64(), True),
+        ("end_ms", pa.int64(), True),
+        ("score", pa.float64(), True),
+    ]
+    assert schemas.ALIGNMENTS.arrow.field("words") == words
+    row = schemas.WordRow(word="hello", text="Hello,", start_ms=10, end_ms=300, score=-0.1)
+    seg = schemas.SegmentRow(segment_id=1, audio_id=2, identifier="i", start_ms=0, end_ms=1000,
+                             duration_ms=1000, text="Hello,", text_normalized="hello", score=-0.1,
+                             cer=0.0, license="cc-by", flac=b"", words=(row,))  # fmt: skip
+    assert schemas.SEGMENTS.to_arrow([seg]).to_pylist()[0]["words"] == [dataclasses.asdict(row)]
+
+
+def test_a_list_column_must_be_a_tuple_of_rows():
+    @dataclasses.dataclass(frozen=True)
+    class Bad:
+        values: tuple[int, ...]
+
+    with pytest.raises(TypeError, match="tuple\\[Row, ...\\]"):
+        schemas.arrow_schema(Bad)

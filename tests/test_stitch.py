@@ -104,3 +104,26 @@ def test_window_logprobs_decodes_the_stored_encodings(encoding):
     assert e.value.reason == "logits:bad-size"
     with pytest.raises(StitchError):
         window_logprobs(data, 7, 5, "bfloat17")
+
+
+def test_a_wav2vec2_style_model_loses_no_window_to_its_frame_count():
+    """An unpadded conv stack (400-sample frames every 320) is up to 2 frames short of
+    ceil(n / 320): every window length still stitches, and to ceil(N / 320) frames."""
+    from galvasr.model.contract import ModelInfo
+    from galvasr.model.vocab import DEFAULT_VOCAB
+
+    info = ModelInfo("w2v2", "w2v2-0", DEFAULT_VOCAB, 320, 16_000, "wav2vec2", 400)
+    assert info.max_missing_frames == 3
+    shortfalls = set()
+    for n in range(400, 320 * 40, 37):
+        short = -(-n // 320) - info.num_frames(n)
+        shortfalls.add(short)
+        assert 0 <= short <= info.max_missing_frames
+        lp = numbered_frames(n)[: info.num_frames(n)]
+        stitched = stitch_logprobs([Window(0, 0, n, 0, lp)], 320, info.max_missing_frames)
+        assert stitched.shape[0] == -(-n // 320)
+        np.testing.assert_array_equal(stitched[: lp.shape[0]], lp)
+    assert shortfalls == {1, 2}  # floor((n - 400) / 320) + 1 is 1 or 2 short of ceil(n / 320)
+    # The galvasr model pads: never short.
+    own = ModelInfo("own", "own-0", DEFAULT_VOCAB, 320, 16_000, "convctc")
+    assert all(own.num_frames(n) == -(-n // 320) for n in range(1, 5000, 7))

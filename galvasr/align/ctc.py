@@ -476,16 +476,17 @@ def _words(
     separator (never into the previous word); it ends after its last
     letter's spike(s), counted as for a cue's end, up to the next word's
     first letter, on frames where the letter beats the blank and the
-    separator. () if the path was not kept (a span made without
-    ``_align_piece``).
+    separator. The frames a word takes from the path's separator count with
+    its letter's log-probability in its score, as a cue's first frames do.
+    () if the path was not kept (a span made without ``_align_piece``).
     """
     prep = span.prep
     n = span.end - span.start
     if prep.entered is None or prep.path is None or n <= 0 or prep.path.shape[0] != n:
         return ()
-    labels = prep.labels
+    labels: list[int] = prep.labels.tolist()
     blank, sep = vocab.blank_index, vocab.index[vocab.word_separator]
-    entered = span.start + prep.entered  # in the file's frames
+    entered: list[int] = (span.start + prep.entered).tolist()  # in the file's frames
     path = prep.path.astype(np.float64)  # from span.start
     ranges, first = [], 0  # [first, last) letter positions of each word
     for k in range(len(labels) + 1):
@@ -500,21 +501,24 @@ def _words(
     for w, (a, b) in enumerate(ranges):
         start = span.start
         if w:
-            entry = int(entered[a])
-            head, previous = int(labels[a]), int(labels[a - 1])
-            before = logprobs[floor:entry][::-1]
-            cold = np.flatnonzero(
-                (before[:, head] < before[:, blank]) | (before[:, head] < before[:, previous])
-            )
-            start = entry - (int(cold[0]) if cold.size else before.shape[0])
+            entry = start = entered[a]
+            head, previous = labels[a], labels[a - 1]
+            while start > floor:
+                row = logprobs[start - 1]
+                if row[head] < row[blank] or row[head] < row[previous]:
+                    break
+                start -= 1
             path[start - span.start : entry - span.start] = logprobs[start:entry, head]
         end = span.end
         if w + 1 < len(ranges):
-            letters = labels[a:b]
-            last = int(letters[-1])
-            repeats = len(letters) - len(np.trim_zeros(letters - last, "b"))
-            limit = int(entered[ranges[w + 1][0]])
-            end = _spikes_end(logprobs, last, blank, int(entered[b - repeats]), repeats, limit, sep)
+            last = labels[b - 1]
+            repeats = 1
+            while repeats < b - a and labels[b - 1 - repeats] == last:
+                repeats += 1
+            limit = entered[ranges[w + 1][0]]
+            end = _spikes_end(logprobs, last, blank, entered[b - repeats], repeats, limit, sep)
+            after = entered[b]  # the separator may be entered inside the letter's spike
+            path[after - span.start : end - span.start] = logprobs[after:end, last]
         score = float(path[start - span.start : end - span.start].mean())
         out.append(
             AlignedWord(

@@ -127,7 +127,9 @@ def align_file(file: FileInput, contract: ModelInfo, config: AlignConfig) -> Fil
         problem = ("align:not-in-catalog", "cues of an audio_id the catalog lacks")
     if problem is None:
         try:
-            logprobs = stitch_logprobs(file.windows, contract.frame_stride_samples)
+            logprobs = stitch_logprobs(
+                file.windows, contract.frame_stride_samples, contract.max_missing_frames
+            )
             check_pcm(file.windows)
         except StitchError as e:
             problem = (e.reason, e.detail)

@@ -85,12 +85,14 @@ def check_windows(windows: Sequence[Window]) -> None:
         position += w.num_samples
 
 
-def stitch_logprobs(windows: Sequence[Window], stride: int) -> np.ndarray:
+def stitch_logprobs(windows: Sequence[Window], stride: int, max_missing: int = 1) -> np.ndarray:
     """``[ceil(total_samples / stride), vocab]`` float32 log-probabilities of the file.
 
     ``windows`` must be in ``chunk_index`` order. A window whose model output
-    is one frame short at its end (a model that rounds down) repeats its last
-    frame; more than one missing frame is an error.
+    is up to ``max_missing`` frames short at its end (a model that rounds down,
+    or whose frames need more samples than one stride: ``ModelInfo.max_missing_frames``)
+    repeats its last frame; more missing frames are an error. Only a file's
+    last window can be short where it owns samples: the others end in context.
     """
     check_windows(windows)
     pieces = []
@@ -99,14 +101,15 @@ def stitch_logprobs(windows: Sequence[Window], stride: int) -> np.ndarray:
         if count == 0:  # a window shorter than a frame may own no frame's first sample
             continue
         have = w.logprobs.shape[0]
-        if local < 0 or local + count > have + 1 or have == 0:
+        if local < 0 or local + count > have + max_missing or have == 0:
             raise StitchError(
                 "logits:too-few-frames",
                 f"chunk {w.chunk_index} has {have} frames, needs {local}..{local + count}",
             )
         if local + count > have:
-            pieces.append(w.logprobs[local:have])
-            pieces.append(w.logprobs[have - 1 : have])
+            kept = w.logprobs[min(local, have) : have]
+            pieces.append(kept)
+            pieces.append(np.repeat(w.logprobs[have - 1 : have], count - kept.shape[0], axis=0))
         else:
             pieces.append(w.logprobs[local : local + count])
     return np.ascontiguousarray(np.concatenate(pieces, axis=0), dtype=np.float32)

@@ -179,8 +179,16 @@ class Worker:
         encoding = config.encoding
         apply = model.apply
 
+        stride = model.info.frame_stride_samples
+
         def step(params: Any, pcm: jnp.ndarray, lengths: jnp.ndarray) -> tuple[Any, Any]:
             logprobs, frames = apply(params, pcm, lengths)
+            # A model whose frames need more samples than one stride (wav2vec2: 400
+            # every 320) gives fewer than ceil(n / stride) frames for n samples; the
+            # bucket's zero padding holds the rest, so every window keeps a frame for
+            # each stride it owns and a file's last window is never short.
+            covering = jnp.minimum(-(-lengths // stride), logprobs.shape[1])
+            frames = jnp.maximum(frames, covering.astype(frames.dtype))
             return quantize.encode_device(logprobs, encoding), frames
 
         self._step = jax.jit(

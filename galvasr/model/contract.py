@@ -75,6 +75,22 @@ class ModelInfo:
     frame_stride_samples: int
     sample_rate: int
     architecture: str
+    # Samples one output frame needs: 1 for a model that pads its input (galvasr's
+    # own: ceil(n / stride) frames), 400 for wav2vec2's unpadded conv stack
+    # (floor((n - 400) / 320) + 1 frames, transformers' inputs_to_logits_ratio
+    # arithmetic). Frame t is placed at samples [t * stride, (t + 1) * stride).
+    frame_receptive_samples: int = 1
+
+    def num_frames(self, num_samples: int) -> int:
+        """Frames the model gives for ``num_samples`` of audio."""
+        if num_samples < self.frame_receptive_samples:
+            return 0
+        return (num_samples - self.frame_receptive_samples) // self.frame_stride_samples + 1
+
+    @property
+    def max_missing_frames(self) -> int:
+        """How many frames short of ``ceil(n / stride)`` the model can be, for any ``n``."""
+        return -(-(self.frame_receptive_samples - 1) // self.frame_stride_samples) + 1
 
     @property
     def blank_index(self) -> int:
