@@ -275,10 +275,10 @@ def write_oracle_logits(
     heard as another letter) make the oracle more like a real model.
     """
     from galvasr import quantize
+    from galvasr.align.oracle import log_softmax
     from galvasr.model.contract import ModelInfo
     from galvasr.schemas import LOGITS, LogitsRow
     from galvasr.tables import write_table
-    from tests.align_oracle import log_softmax
 
     vocab = DEFAULT_VOCAB
     contract = ModelInfo("oracle", ORACLE_VERSION, vocab, 320, 16_000, "oracle")

@@ -9,7 +9,7 @@ each window's float16 log-probabilities, stitch windows and PCM, normalize
 the cues, align them (ctc-segmentation table + backtracking, in pieces),
 greedy-decode and score each cue, cut segments and encode their FLAC.
 
-Input: oracle log-probabilities (tests/align_oracle.py: every character a
+Input: oracle log-probabilities (galvasr/align/oracle.py: every character a
 1-2 frame spike, 20 ms frames, ~16 characters per second of speech, which
 is about English speech rate) for files of 5 minutes adding up to
 ``--minutes`` of audio (default: the sample corpus's decodable audio when
@@ -45,11 +45,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from galvasr import quantize  # noqa: E402
+from galvasr.align.oracle import cut_windows, speak  # noqa: E402
 from galvasr.align.stage import _file_batches, output_schema  # noqa: E402
 from galvasr.config import AlignConfig  # noqa: E402
 from galvasr.model.contract import ModelInfo  # noqa: E402
 from galvasr.model.vocab import DEFAULT_VOCAB  # noqa: E402
-from tests.align_oracle import cut_windows, speak  # noqa: E402
 
 STRIDE = 320
 CONTRACT = ModelInfo(

@@ -22,7 +22,7 @@ Two sources of log-probabilities, both reported when available:
 - ``model``: the trained model (``--model``) over the corpus audio, the
   truth being ground_truth.jsonl's times. Skipped, and said so, while the
   model does not exist yet.
-- ``oracle``: tests/align_oracle.py's synthetic CTC posteriors speaking the
+- ``oracle``: galvasr/align/oracle.py's synthetic CTC posteriors speaking the
   corpus's sentences (a spike of one or two frames per character on blank),
   at two noise levels; the truth is where the oracle put each sentence.
 """
@@ -157,7 +157,7 @@ def compare(
 def oracle_files(
     truth: dict[tuple[str, str], list[dict[str, Any]]], noise: float, seed: int = 0
 ) -> list[tuple[np.ndarray, list[Cue], dict[int, float]]]:
-    from tests.align_oracle import speak
+    from galvasr.align.oracle import speak
 
     clock = FrameClock(FRAME_STRIDE_SAMPLES, SAMPLE_RATE)
     rng = np.random.default_rng(seed)
@@ -217,7 +217,7 @@ def main() -> None:
     else:
         result["model"] = f"skipped: no trained model at {args.model} yet"
     result["oracle"] = [
-        compare(f"tests/align_oracle.py noise={noise}", oracle_files(truth, noise))
+        compare(f"galvasr/align/oracle.py noise={noise}", oracle_files(truth, noise))
         for noise in (1.0, 2.5)
     ]
     text = json.dumps(result, indent=2)

@@ -24,7 +24,19 @@ from galvasr.context import StageContext, Summary
 from galvasr.corpus_files import corpus_fingerprint
 from galvasr.storage import open_store
 
-MODEL_FILES = ("model.json", "weights.msgpack", "config.json", "model.safetensors", "vocab.json")
+# Every file a model's outputs depend on, for either kind of checkpoint.
+MODEL_FILES = (
+    "model.json",
+    "weights.msgpack",
+    "config.json",
+    "model.safetensors",
+    "vocab.json",
+    "preprocessor_config.json",
+    "processor_config.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+)
 
 
 def model_identity(model: str) -> str:

@@ -8,13 +8,14 @@ import numpy as np
 import pytest
 
 from galvasr.align.ctc import Cue, align_cues, min_mean_score
+from galvasr.align.oracle import speak
 from galvasr.config import AlignConfig
 from galvasr.model.contract import FrameClock, ModelInfo
 from galvasr.model.greedy import greedy_decode
 from galvasr.model.vocab import DEFAULT_VOCAB
-from tests.align_oracle import speak
 
 CLOCK = FrameClock(320, 16_000)  # 20 ms frames
+GATE_REASONS = ("align:low-score", "align:high-cer", "align:not-heard")
 EXACT = AlignConfig(pad_before_ms=0, pad_after_ms=0)
 WORDS = ("the", "quick", "brown", "fox", "jumps", "over", "a", "lazy", "dog", "while", "seven",
          "old", "men", "sing", "about", "rivers", "and", "distant", "hills", "in",
@@ -89,7 +90,7 @@ def test_unspoken_cues_are_flagged_and_their_neighbours_keep_exact_boundaries():
     aligned, rejects = align_cues(logprobs, cues + planted, DEFAULT_VOCAB, CLOCK, EXACT)
     by_index = {a.cue_index: a for a in aligned}
     for p in planted:
-        assert by_index[p.cue_index].problem in ("align:low-score", "align:high-cer", "align:not-heard")
+        assert by_index[p.cue_index].problem in GATE_REASONS
     good = [a for a in aligned if a.problem is None]
     assert len(good) >= len(truth) - len(planted)  # at most one neighbour lost per plant
     for a in good:
@@ -148,8 +149,8 @@ def test_greedy_decode_and_score():
 
 
 def test_align_file_accounts_for_every_cue_without_spark():
+    from galvasr.align.oracle import cut_windows
     from galvasr.align.stage import FileInput, align_file
-    from tests.align_oracle import cut_windows
 
     rng = np.random.default_rng(12)
     logprobs, truth = speak(sentences(rng, 30), DEFAULT_VOCAB, rng, pause_frames=(20, 50))
@@ -163,7 +164,7 @@ def test_align_file_accounts_for_every_cue_without_spark():
     out = align_file(file, contract, AlignConfig())
     rejected = {r.cue_index: r.reason for r in out.rejects}
     assert rejected[100] == "align:no-speech-text"
-    assert rejected[99] in ("align:low-score", "align:high-cer", "align:not-heard")
+    assert rejected[99] in GATE_REASONS
     kept = set()
     for s in out.segments:
         inside = [

@@ -10,6 +10,7 @@ import pytest
 import soundfile as sf
 
 from galvasr import quantize
+from galvasr.align.oracle import cut_windows, speak
 from galvasr.align.stage import CO_PARTITION_CONF, joined_frame, run_align
 from galvasr.config import AlignConfig
 from galvasr.model.contract import ModelInfo
@@ -28,7 +29,6 @@ from galvasr.schemas import (
     TranscriptRow,
 )
 from galvasr.tables import read_table, write_table
-from tests.align_oracle import cut_windows, speak
 
 STRIDE = 320
 CONTRACT = ModelInfo(

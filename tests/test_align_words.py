@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from galvasr.align.ctc import Cue, align_cues
+from galvasr.align.oracle import OracleCue, cut_windows, speak
 from galvasr.align.stage import FileInput, align_file
 from galvasr.config import AlignConfig
 from galvasr.model.contract import FrameClock, ModelInfo
 from galvasr.model.vocab import DEFAULT_VOCAB
-from tests.align_oracle import OracleCue, cut_windows, speak
 
 CLOCK = FrameClock(320, 16_000)  # 20 ms frames
 EXACT = AlignConfig(pad_before_ms=0, pad_after_ms=0)

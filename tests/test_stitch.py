@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from galvasr import quantize
+from galvasr.align.oracle import cut_windows
 from galvasr.align.stitch import (
     StitchError,
     Window,
@@ -17,7 +18,6 @@ from galvasr.align.stitch import (
     stitch_pcm,
     window_logprobs,
 )
-from tests.align_oracle import cut_windows
 
 STRIDE = 320
 

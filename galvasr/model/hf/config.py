@@ -167,6 +167,15 @@ class HFConfig:
     def frame_stride_samples(self) -> int:
         return int(np.prod(self.conv_stride))
 
+    @property
+    def frame_receptive_samples(self) -> int:
+        """Samples the conv stack needs for one frame (400 for wav2vec2's)."""
+        field, jump = 1, 1
+        for k, s in zip(self.conv_kernel, self.conv_stride, strict=True):
+            field += (k - 1) * jump
+            jump *= s
+        return field
+
     def num_frames(self, num_samples: int) -> int:
         n = num_samples
         for k, s in zip(self.conv_kernel, self.conv_stride, strict=True):

@@ -325,6 +325,7 @@ def load_hf(folder: Path, *, sample_rate: int | None, precision: str) -> LoadedM
         frame_stride_samples=c.frame_stride_samples,
         sample_rate=SAMPLE_RATE,
         architecture=family.model_type,
+        frame_receptive_samples=c.frame_receptive_samples,
     )
     return LoadedModel(
         info=info, params=params, apply=apply, num_frames=c.num_frames, precision=precision
