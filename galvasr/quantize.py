@@ -13,7 +13,7 @@ Two encodings, both row-major ``[num_frames, vocab_size]``, little-endian:
 The accelerator stage encodes on the device (``encode_device``, inside the
 jitted step: less to copy back); readers call :func:`decode_logprobs`.
 Encoding on the device and with numpy gives the same bytes
-(tests/test_quantize.py). Which one the pipeline uses, and why, is in
+(tests/core/test_quantize.py). Which one the pipeline uses, and why, is in
 ``InferConfig.encoding`` (benchmarks/infer_quantize.py measured both).
 """
 

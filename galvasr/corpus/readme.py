@@ -100,7 +100,7 @@ cue at all (`subtitled: false`); some cues carry `<i>`, `<b>`, `<u>`,
 NARRATOR: ` or `<v Narrator>`, at each change of reader) or a leading
 `[sighs]`.
 
-The tests (tests/test_corpus.py) check these claims on the committed
+The tests (tests/corpus/test_corpus.py) check these claims on the committed
 bytes; among them: the first 5 ms window whose RMS reaches -45 dB relative
 to the file's loudest lies within 20 ms of every labelled sentence start
 (within 30 ms of every end), decoded with PyAV at the file's own rate.

@@ -74,7 +74,11 @@ def save_tiny(
     )
     if processor is None:
         layer_norm = architecture == "Data2VecAudioForCTC" or config.feat_extract_norm == "layer"
-        processor = {"sampling_rate": 16000, "do_normalize": True, "return_attention_mask": layer_norm}
+        processor = {
+            "sampling_rate": 16000,
+            "do_normalize": True,
+            "return_attention_mask": layer_norm,
+        }
     (folder / "preprocessor_config.json").write_text(json.dumps(processor))
     return folder
 

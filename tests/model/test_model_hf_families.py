@@ -119,7 +119,9 @@ def test_mms_adapter_of_the_tokenizer_language_matches_transformers(tmp_path: Pa
     config = json.loads((folder / "tokenizer_config.json").read_text())
     config["target_lang"] = None
     (folder / "tokenizer_config.json").write_text(json.dumps(config))
-    with pytest.raises(CheckpointError, match=r"multilingual vocabulary \(eng, fra\) and no target_lang"):
+    with pytest.raises(
+        CheckpointError, match=r"multilingual vocabulary \(eng, fra\) and no target_lang"
+    ):
         load_model(folder)
 
 
@@ -145,6 +147,8 @@ def test_unsupported_configs_are_refused_in_one_line(
 def test_other_architectures_are_refused(tmp_path: Path) -> None:
     folder = save_tiny(tmp_path / "m")
     config = json.loads((folder / "config.json").read_text())
-    (folder / "config.json").write_text(json.dumps({**config, "architectures": ["Wav2Vec2ForPreTraining"]}))
+    (folder / "config.json").write_text(
+        json.dumps({**config, "architectures": ["Wav2Vec2ForPreTraining"]})
+    )
     with pytest.raises(CheckpointError, match="not a supported CTC model"):
         load_model(folder)

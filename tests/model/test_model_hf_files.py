@@ -92,9 +92,9 @@ def test_processor_config_json_of_transformers_5(tmp_path: Path) -> None:
         sampling_rate=16000, do_normalize=False, return_attention_mask=True
     )
     tokenizer = transformers.Wav2Vec2CTCTokenizer(str(folder / "vocab.json"))
-    transformers.Wav2Vec2Processor(feature_extractor=extractor, tokenizer=tokenizer).save_pretrained(
-        folder
-    )
+    transformers.Wav2Vec2Processor(
+        feature_extractor=extractor, tokenizer=tokenizer
+    ).save_pretrained(folder)
     nested = json.loads((folder / "processor_config.json").read_text())
     if "feature_extractor" not in nested:  # transformers 4 writes preprocessor_config.json
         pytest.skip("this transformers writes no nested processor_config.json")

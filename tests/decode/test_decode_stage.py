@@ -17,7 +17,7 @@ from galvasr.decode import stage as decode
 from galvasr.schemas import AUDIO, CATALOG, CHUNKS, REJECTS, CatalogRow
 from galvasr.tables import read_table, write_table
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 # Small windows so that a few seconds of audio make several chunks.
 CONFIG = DecodeConfig(

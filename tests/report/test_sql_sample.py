@@ -15,7 +15,7 @@ from galvasr.tables import read_table
 
 pytestmark = pytest.mark.slow
 
-QUERIES = sorted(Path(__file__).resolve().parent.parent.glob("sql/*.sql"))
+QUERIES = sorted(Path(__file__).resolve().parents[2].glob("sql/*.sql"))
 
 
 def _query(spark, root: Path, path: Path) -> list[dict]:

@@ -13,7 +13,7 @@ from galvasr.cli import app
 from galvasr.schemas import AUDIO, CATALOG, CHUNKS, REJECTS, TRANSCRIPTS
 from galvasr.tables import read_table
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _invoke(*args: str) -> dict[str, object]:

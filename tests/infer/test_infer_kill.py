@@ -26,7 +26,7 @@ from galvasr.storage import Store, open_store, read_parquet
 from tests.gcs_emulator import Emulator
 from tests.infer_fixtures import save_tiny_model, write_chunks
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 # Nine shards of one bucket, two batches each: one compile per worker, and
 # enough shards that every worker gets some.

@@ -15,7 +15,7 @@ from galvasr.tables import read_table
 from tests.run_fixtures import RUN_SETTINGS, TEST_MODEL, release_files
 from tests.spark_cluster import Cluster
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.slow
 

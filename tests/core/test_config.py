@@ -5,7 +5,7 @@ import pytest
 
 from galvasr.config import Config, load_config, parse_overrides, to_toml
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_shipped_config_lists_every_default():

@@ -23,7 +23,7 @@ import pytest
 
 from galvasr.corpus import generate as gen
 
-CORPUS = Path(__file__).resolve().parent.parent / "data" / "sample"
+CORPUS = Path(__file__).resolve().parents[2] / "data" / "sample"
 ONSET_TOLERANCE_MS = 20.0
 END_TOLERANCE_MS = 30.0  # low-rate MP3 smears a little energy past the end
 ONSET_THRESHOLD_DB = -45.0  # 5 ms RMS, relative to the loudest 5 ms of the file

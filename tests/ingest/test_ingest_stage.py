@@ -19,7 +19,7 @@ from galvasr.schemas import CATALOG, REJECTS, TRANSCRIPTS
 from galvasr.storage import open_store
 from galvasr.tables import read_table
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "data" / "sample"
 BY = "https://creativecommons.org/licenses/by/4.0/"
 

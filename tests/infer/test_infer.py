@@ -26,7 +26,7 @@ from galvasr.storage import open_store, read_parquet, write_parquet
 from tests.infer_faults import Faults
 from tests.infer_fixtures import chunk_table, save_tiny_model, write_chunks
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 # Two batches of 2 per shard, one shape per bucket: few compiles, fast tests.
 CONFIG = InferConfig(cpu_batch_frames=1_000, max_batch_per_device=2, poll_s=0.2)

@@ -20,7 +20,7 @@ from galvasr.ingest.stage import run_ingest
 from galvasr.schemas import AUDIO, CATALOG, CHUNKS, REJECTS, TRANSCRIPTS
 from galvasr.tables import read_table
 
-SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
+SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
 MANIFEST = SAMPLE / "manifest.json"
 pytestmark = pytest.mark.skipif(
     not MANIFEST.exists(), reason="no sample corpus: run `galvasr sample-corpus` first"

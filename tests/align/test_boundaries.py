@@ -16,7 +16,7 @@ from galvasr.model.contract import FrameClock
 CLOCK = FrameClock(320, 16_000)  # 20 ms frames
 CONFIG = AlignConfig()
 CHUNK = boundaries.CHUNK_MS  # 32 ms
-SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
+SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
 
 
 def _cue(index: int, first_ms: int, last_ms: int, problem: str | None = None) -> AlignedCue:
