@@ -82,7 +82,7 @@ def batch_pcm(batch: int, seconds: float) -> np.ndarray:
     return (tone + 0.05 * rng.standard_normal((batch, n))).astype(np.float32)
 
 
-def make_runner(side: str, folder: Path, pcm: np.ndarray, device: str) -> Callable[[], np.ndarray]:
+def make_runner(side: str, folder: Path, pcm: np.ndarray, device: str) -> Callable[[], Any]:
     """A function that runs one forward of ``side`` on ``pcm`` and returns log-probabilities."""
     if side == "transformers":
         import torch
@@ -91,7 +91,7 @@ def make_runner(side: str, folder: Path, pcm: np.ndarray, device: str) -> Callab
         torch.set_grad_enabled(False)
         model = transformers.Wav2Vec2ForCTC.from_pretrained(folder).eval().to(device)
 
-        def run_torch() -> np.ndarray:
+        def run_torch() -> Any:
             mean = pcm.mean(axis=1, keepdims=True)
             normed = (pcm - mean) / np.sqrt(pcm.var(axis=1, keepdims=True) + 1e-7)
             with torch.inference_mode():
@@ -113,7 +113,7 @@ def make_runner(side: str, folder: Path, pcm: np.ndarray, device: str) -> Callab
     x = jnp.asarray(pcm)
     lengths = jnp.full((pcm.shape[0],), pcm.shape[1], jnp.int32)
 
-    def run_jax() -> np.ndarray:
+    def run_jax() -> Any:
         lp, _ = loaded(x, lengths)
         return jax.block_until_ready(lp)
 
@@ -144,7 +144,8 @@ def measure_memory(side: str, folder: Path, batch: int, seconds: float, device: 
     if side != "transformers":
         import jax
 
-        compiled = run.loaded._jitted.lower(run.loaded.params, *run.args).compile()  # type: ignore[attr-defined]
+        loaded, inputs = run.loaded, run.args  # type: ignore[attr-defined]
+        compiled = loaded._jitted.lower(loaded.params, *inputs).compile()
         analysis = compiled.memory_analysis()
         if analysis is not None:
             result["xla_temp_mb"] = round(analysis.temp_size_in_bytes / 2**20)
@@ -164,8 +165,10 @@ def measure_memory(side: str, folder: Path, batch: int, seconds: float, device: 
 
 
 def memory_in_subprocess(side: str, folder: Path, args: argparse.Namespace) -> dict:
-    cmd = [sys.executable, __file__, "--memory-of", side, "--folder", str(folder),
-           "--batch", str(args.batch), "--seconds", str(args.seconds), "--device", args.device]  # fmt: skip
+    cmd = [
+        sys.executable, __file__, "--memory-of", side, "--folder", str(folder),
+        "--batch", str(args.batch), "--seconds", str(args.seconds), "--device", args.device,
+    ]  # fmt: skip
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     return dict(json.loads(out.strip().splitlines()[-1]))
 
@@ -240,7 +243,8 @@ def main() -> None:
     args = parser.parse_args()
 
     if args.memory_of:
-        print(json.dumps(measure_memory(args.memory_of, args.folder, args.batch, args.seconds, args.device)))
+        memory = measure_memory(args.memory_of, args.folder, args.batch, args.seconds, args.device)
+        print(json.dumps(memory))
         return
     with tempfile.TemporaryDirectory(prefix="hf_speed-") as tmp:
         folder = args.folder or Path(tmp) / "wav2vec2-base-random"

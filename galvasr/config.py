@@ -232,6 +232,12 @@ class ReleaseConfig:
     shard_target_bytes: int = 128 << 20  # FLAC bytes per shard; a shard is built in memory
     parquet_row_group_rows: int = 100  # small row groups let readers stream audio rows
     model_version: str = ""  # for the card; "": the only version under logits/
+    # Lhotse Shar shards (lhotse/<subset>/<split>/cuts.*.jsonl.gz + recording.*.tar),
+    # beside the formats above; with the segments' word alignments.
+    lhotse_shar: bool = True
+    # Per source audio file: SRT, WebVTT, CTM and Praat TextGrid of its released
+    # cues, re-timed by the aligner (alignments/<split>/<name>.*, alignments/index.jsonl).
+    alignment_files: bool = True
 
     def __post_init__(self) -> None:
         if min(self.dev_fraction, self.test_fraction) < 0 or (

@@ -40,11 +40,14 @@ _NONFREE_CODES = {
     "devnations": "cc-devnations",
 }
 
-# A URL without scheme, host, query or fragment: "creativecommons.org/licenses/by/3.0/".
-_URL = re.compile(r"^(?:[a-z][a-z0-9+.-]*:)?//(?P<host>[^/?#]*)(?P<path>[^?#]*)")
-_LANGUAGE_PAGE = re.compile(r"^(?:deed|legalcode)(?:\.[a-z]{2,3}(?:[-_][a-z0-9]+)*)?(?:\.txt)?$")
+# An http or https URL, or one without a scheme ("creativecommons.org/licenses/by/3.0/"
+# is given "//" first): its host and path, without query or fragment. Any other
+# scheme (javascript:, ftp:, data:) names no license page.
+_URL = re.compile(r"(?:https?:)?//(?P<host>[^/?#]*)(?P<path>[^?#]*)")
+# Whole path components, so fullmatch: '$' would also match before a trailing newline.
+_LANGUAGE_PAGE = re.compile(r"(?:deed|legalcode)(?:\.[a-z]{2,3}(?:[-_][a-z0-9]+)*)?(?:\.txt)?")
 # Ports: "us", "de", "scotland", "igo", "es-ct"...
-_JURISDICTION = re.compile(r"^[a-z]{2,8}(?:-[a-z]{2})?$")
+_JURISDICTION = re.compile(r"[a-z]{2,8}(?:-[a-z]{2})?")
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,8 @@ def normalize_license(url: object) -> License | Rejection:
     (``license:cc-by-nc``, ``license:cc-by-nd``, ``license:cc-by-nc-sa``,
     ``license:cc-by-nc-nd``), other CC licenses, ``license:missing`` (no
     value, or blank), ``license:all-rights-reserved``, ``license:unknown``
-    (anything else, including a malformed or unversioned CC URL).
+    (anything else, including a malformed or unversioned CC URL, and a URL
+    whose scheme is neither http nor https).
     """
     if url is None:
         return Rejection("license:missing", "no licenseurl")
@@ -85,12 +89,12 @@ def normalize_license(url: object) -> License | Rejection:
         return Rejection("license:all-rights-reserved", f"licenseurl {text!r}")
     match = _URL.match(lowered if "//" in lowered else "//" + lowered)
     if match is None:
-        return Rejection("license:unknown", f"not a URL: {text!r}")
+        return Rejection("license:unknown", f"not an http(s) URL: {text!r}")
     host = match["host"].split("@")[-1].split(":")[0].removeprefix("www.")
     if host != "creativecommons.org":
         return Rejection("license:unknown", f"not a Creative Commons URL: {text!r}")
     parts = [p for p in match["path"].split("/") if p]
-    if parts and _LANGUAGE_PAGE.match(parts[-1]):
+    if parts and _LANGUAGE_PAGE.fullmatch(parts[-1]):
         parts.pop()
     return _creative_commons(parts, text)
 
@@ -111,7 +115,7 @@ def _creative_commons(parts: list[str], text: str) -> License | Rejection:
         return unknown
     if not rest or rest[0] not in CC_VERSIONS:
         return Rejection("license:unknown", f"no known license version in {text!r}")
-    if len(rest) > 2 or (len(rest) == 2 and not _JURISDICTION.match(rest[1])):
+    if len(rest) > 2 or (len(rest) == 2 and not _JURISDICTION.fullmatch(rest[1])):
         return unknown
     if code in _KEPT_CODES:
         return License(_KEPT_CODES[code])

@@ -13,6 +13,8 @@ Units travel in names: ``_ms`` milliseconds, ``_samples`` PCM samples at
 from __future__ import annotations
 
 import dataclasses
+import os
+import re
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -113,6 +115,38 @@ def reject_row(
         line_number=line_number,
         segment_id=segment_id,
     )
+
+
+INTERNAL = "internal"
+"""Reason prefix of a reject no rule foresaw: ``internal:<ExceptionType>``."""
+
+MAX_INTERNAL_MESSAGE_CHARS = 300
+# A directory part of an absolute path ("/tmp/spark-1/x/" of "/tmp/spark-1/x/a.mp3").
+_DIRECTORIES = re.compile(r"(?<![\w.~-])(?:[A-Za-z]:)?[/\\](?:[^/\\\s'\"]*[/\\])+")
+
+
+def unforeseen(error: BaseException) -> tuple[str, str]:
+    """``(reason, detail)`` of a reject for an exception no rule of a stage foresaw.
+
+    Every per-file, per-item and per-cue function of a stage catches what it
+    did not foresee and rejects that one input with this, so that one bad
+    input never stops a run. The reason is ``internal:<ExceptionType>``; the
+    detail is the exception's message (absolute paths shortened to their last
+    component, cut to :data:`MAX_INTERNAL_MESSAGE_CHARS`) and the function,
+    file name and line where it was raised; never a traceback.
+    """
+    kind = type(error).__name__
+    message = _DIRECTORIES.sub("", str(error)).replace("\n", " ").strip()
+    if len(message) > MAX_INTERNAL_MESSAGE_CHARS:
+        message = message[: MAX_INTERNAL_MESSAGE_CHARS - 3] + "..."
+    where = ""
+    tb = error.__traceback__
+    if tb is not None:
+        while tb.tb_next is not None:
+            tb = tb.tb_next
+        code = tb.tb_frame.f_code
+        where = f" (in {code.co_name}, {os.path.basename(code.co_filename)}:{tb.tb_lineno})"
+    return f"{INTERNAL}:{kind}", f"{kind}: {message or 'no message'}{where}"
 
 
 @dataclass(frozen=True)
@@ -407,4 +441,5 @@ __all__ = [
     "ReleaseRow",
     "Table",
     "reject_row",
+    "unforeseen",
 ]

@@ -26,7 +26,9 @@ Wiring (the logic is ``align_file``, a pure function of one file):
    and the ``align`` partition of ``rejects``.
 
 Every cue ends in ``segments`` (through its segment) or in ``rejects`` with
-a reason; every aligned cue is also a row of ``alignments``.
+a reason; every aligned cue is also a row of ``alignments``. A file whose
+alignment raises what no rule foresaw has each of its cues rejected as
+``internal:<ExceptionType>`` (``align_rows``), and the stage goes on.
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ from galvasr.schemas import (
     SegmentRow,
     WordRow,
     reject_row,
+    unforeseen,
 )
 
 if TYPE_CHECKING:
@@ -315,10 +318,48 @@ def process_batches(
         yield from _file_batches(current, contract, config, schema)
 
 
+def align_rows(rows: list[dict[str, Any]], contract: ModelInfo, config: AlignConfig) -> FileOutput:
+    """``align_file`` of a file's joined rows; what no rule foresaw refuses that file alone.
+
+    An exception out of reading the rows or out of ``align_file`` (a case no
+    rule foresaw) rejects each of the file's cues as ``internal:<ExceptionType>``
+    (:func:`galvasr.schemas.unforeseen`), nothing of the file is kept, and
+    the partition goes on with the next file.
+    """
+    try:
+        return align_file(file_input(rows, contract), contract, config)
+    except Exception as e:
+        return _unforeseen_output(rows, e)
+
+
+def _unforeseen_output(rows: list[dict[str, Any]], error: Exception) -> FileOutput:
+    reason, detail = unforeseen(error)
+    head = next((r for r in rows if r.get("cues") is not None), rows[0])
+    indexes: list[int | None] = []
+    for cue in head.get("cues") or []:
+        index = cue.get("cue_index") if isinstance(cue, dict) else None
+        if isinstance(index, int) and index not in indexes:
+            indexes.append(index)
+    return FileOutput(
+        rejects=[
+            reject_row(
+                STAGE,
+                reason,
+                detail,
+                identifier=head.get("identifier"),
+                file_name=head.get("audio_file"),
+                audio_id=rows[0].get("audio_id"),
+                cue_index=i,
+            )
+            for i in indexes or [None]
+        ]
+    )
+
+
 def _file_batches(
     rows: list[dict[str, Any]], contract: ModelInfo, config: AlignConfig, schema: pa.Schema
 ) -> Iterator[pa.RecordBatch]:
-    out = align_file(file_input(rows, contract), contract, config)
+    out = align_rows(rows, contract, config)
     records: list[dict[str, Any]] = []
     records += [{_KIND: "alignment", **dataclasses.asdict(r)} for r in out.alignments]
     records += [{_KIND: "reject", **dataclasses.asdict(r)} for r in out.rejects]

@@ -4,8 +4,10 @@
 so no file is ever whole in memory. :func:`spool_pcm16k` decodes a whole file
 into a spool (memory up to a bound, then a temporary file) and measures it on
 the way, so the file's fate (kept, or rejected with a reason) is known before
-a single chunk of it is emitted; decoding stops as soon as the file is longer
-than allowed.
+a single chunk of it is emitted. A file longer than allowed is refused before
+it is decoded when its container declares its length (where that length is
+read from the file, not estimated), else as soon as the decoded samples pass
+the limit.
 
 Media is untrusted: only the configured demuxers may open it (no playlist or
 concat demuxer that could make FFmpeg open a file or URL named inside it),
@@ -37,6 +39,10 @@ TOO_LONG = "audio:too-long"  # more samples than the configured maximum
 REASONS = (MISSING, UNDECODABLE, EMPTY, SILENT, TOO_LONG)
 
 DEFAULT_FORMATS = ("mp3", "flac", "ogg", "wav", "mov", "matroska", "aac", "aiff")
+EXACT_DURATION_FORMATS = frozenset({"flac", "wav", "aiff", "ogg", "mov", "matroska"})
+"""Demuxers whose declared duration is read from the file, not estimated from a bit rate."""
+DECLARED_DURATION_SLACK_S = 1.0
+"""A file declaring up to this much more than the limit is decoded and measured."""
 MAX_BAD_PACKETS = 16
 """Packets the decoder refuses are skipped (as the ffmpeg command line does);
 a file with more than this many is undecodable. Each skipped MP3 packet
@@ -102,12 +108,36 @@ class PCMDecoder:
             raise DecodeFailure(UNDECODABLE, "no audio stream")
         self._stream = self._container.streams.audio[0]
         ctx = self._stream.codec_context
+        if ctx is None:  # FFmpeg has no decoder for the stream's codec (a WAV's unknown tag)
+            self.close()
+            raise DecodeFailure(UNDECODABLE, "no decoder for the audio stream's codec")
         self.info = SourceInfo(
             sample_rate=int(ctx.sample_rate or 0),
             channels=int(ctx.channels or 0),
             codec=str(ctx.name),
             container=str(self._container.format.name),
         )
+
+    @property
+    def declared_duration_s(self) -> float | None:
+        """How long the container says the audio stream is, where that can be believed.
+
+        Only demuxers that read the length from the file's own structure
+        (:data:`EXACT_DURATION_FORMATS`): FLAC's sample count, a WAV's or
+        AIFF's data size (FFmpeg clamps it to the file's size), Ogg's last
+        granule, MP4's and Matroska's duration fields. Elsewhere (MP3 without a
+        Xing header, raw AAC, MPEG) FFmpeg estimates it from the first frames'
+        bit rate, which a variable bit rate can make several times too long:
+        None there, and for a stream of unknown length.
+        """
+        names = set(str(self._container.format.name).split(","))
+        if not names & EXACT_DURATION_FORMATS:
+            return None
+        stream = self._stream
+        if stream.duration is not None and stream.duration > 0 and stream.time_base:
+            return float(stream.duration * stream.time_base)
+        duration = self._container.duration  # in AV_TIME_BASE units (microseconds)
+        return duration / 1e6 if duration is not None and duration > 0 else None
 
     def __enter__(self) -> PCMDecoder:
         return self
@@ -285,8 +315,10 @@ def spool_pcm16k(
 ) -> DecodedAudio:
     """Decode all of ``source`` into a spool and measure it.
 
-    Raises DecodeFailure: ``missing``, ``undecodable``, ``too_long`` (as soon
-    as more than ``max_samples`` have been decoded), ``empty``, or ``silent``
+    Raises DecodeFailure: ``missing``, ``undecodable``, ``too_long`` (before
+    decoding when the container declares a longer duration, see
+    :attr:`PCMDecoder.declared_duration_s`; else as soon as more than
+    ``max_samples`` have been decoded), ``empty``, or ``silent``
     (no sample's magnitude above ``silence_peak``). Memory stays within
     ``spool_memory_bytes`` plus one decoded frame; beyond that the PCM goes
     to a temporary file in ``spool_dir`` (default: the system's).
@@ -297,6 +329,17 @@ def spool_pcm16k(
         num_samples = 0
         peak = 0
         with PCMDecoder(source, formats=formats, max_bad_packets=max_bad_packets) as decoder:
+            # Refused before a sample is decoded when the container itself says
+            # it is too long (10 h of silence is a few hundred KB of FLAC);
+            # the count below still stops a file that says less than it holds.
+            declared = decoder.declared_duration_s
+            limit_s = max_samples / SAMPLE_RATE
+            if declared is not None and declared > limit_s + DECLARED_DURATION_SLACK_S:
+                raise DecodeFailure(
+                    TOO_LONG,
+                    f"the container declares {declared:.0f} s, longer than {limit_s:.0f} s; "
+                    "not decoded",
+                )
             for block in decoder.blocks():
                 if not block.size:
                     continue

@@ -11,7 +11,8 @@ Row shapes::
               pcm: bucket_samples int16 LE)                     ~1.09 MB a row
     audio    (audio_id, num_samples, duration_ms, source_sample_rate,
               source_channels, source_codec, num_chunks)
-    rejects  (stage="decode", reason in galvasr.decode.audio.REASONS or BAD_PATH, ...)
+    rejects  (stage="decode", reason in galvasr.decode.audio.REASONS or BAD_PATH,
+              or internal:<ExceptionType> for what no rule foresaw, ...)
 
 Each file is read from the corpus at the catalog's ``audio_path`` (where
 ingest found it) through galvasr.corpus_files, which checks that untrusted
@@ -63,6 +64,7 @@ from galvasr.schemas import (
     RejectRow,
     Table,
     reject_row,
+    unforeseen,
 )
 from galvasr.tables import read_table, write_table
 
@@ -124,7 +126,11 @@ def decode_file(
 
     ``audio_path`` is the catalog's: where the file is, relative to the corpus
     root. Only what the file itself causes is a RejectRow; an I/O error of the
-    store (a network hiccup) propagates, so that Spark retries the task.
+    store (a network hiccup) propagates, so that Spark retries the task. Any
+    other exception while the file is decoded and measured (a case no rule
+    foresaw) rejects the file as ``internal:<ExceptionType>``
+    (:func:`galvasr.schemas.unforeseen`); once its chunks are planned, only
+    reading back its local spool can fail, and that propagates.
     """
     try:
         # A local file goes to FFmpeg by name (its own I/O is fastest); one
@@ -149,10 +155,25 @@ def decode_file(
     except audio.DecodeFailure as e:
         yield _reject(audio_id, identifier, audio_file, e.reason, e.detail)
         return
+    except OSError:
+        raise  # the store's or the machine's (a full disk): Spark retries the task
+    except Exception as e:  # what no rule foresaw: this file is refused, the run goes on
+        yield _reject(audio_id, identifier, audio_file, *unforeseen(e))
+        return
     with decoded:
+        # Every window is planned before the first chunk leaves: a file is
+        # refused whole or emitted whole, never in part.
+        try:
+            windows = [
+                (w, bucket_for(w.length_samples, plan.lengths))
+                for w in plan_windows(decoded.num_samples, plan.window_samples,
+                                      plan.context_samples)
+            ]  # fmt: skip
+        except Exception as e:
+            yield _reject(audio_id, identifier, audio_file, *unforeseen(e))
+            return
         num_chunks = 0
-        for w in plan_windows(decoded.num_samples, plan.window_samples, plan.context_samples):
-            bucket = bucket_for(w.length_samples, plan.lengths)
+        for w, bucket in windows:
             padding = plan.lengths[bucket] - w.length_samples
             yield ChunkRow(
                 audio_id=audio_id,

@@ -3,7 +3,9 @@
 A line is ``{"metadata": {"identifier": ..., "licenseurl": ..., ...},
 "files": [{"name": ..., "source": ..., "format": ...}, ...]}`` (the shape of
 archive.org's metadata API); an item's files live at
-``<corpus>/items/<identifier>/<name>``. Everything in a line is untrusted:
+``<corpus>/<items_dir>/<identifier>/<name>`` (``items_dir`` is ``items`` by
+default, ``.`` for items at the corpus root as ``ia download`` puts them).
+Everything in a line is untrusted:
 :func:`parse_catalog_line` refuses a malformed line, :func:`safe_name`
 refuses any name that could point outside its item's folder, and
 :func:`pair_files` decides which audio file goes with which subtitle file.
@@ -63,8 +65,9 @@ uses its first audio stream (a video without one is rejected there)."""
 SUBTITLE_EXTENSIONS: tuple[str, ...] = tuple(FORMATS)
 
 # archive.org identifiers: letters, digits, '_', '-', '.', starting with a
-# letter or digit (so never '.' or '..'), at most 100 characters.
-_IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
+# letter or digit (so never '.' or '..'), at most 100 characters. Always
+# fullmatch: with match, '$' also matches before a trailing newline.
+_IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}")
 MAX_NAME_CHARS = 1024
 
 
@@ -158,7 +161,7 @@ def parse_catalog_line(line_number: int, line: str) -> Item | LineReject | None:
             identifier=printable(identifier),
         )  # fmt: skip
     files, bad = _files(files_value)
-    if not _IDENTIFIER.match(identifier):
+    if not is_identifier(identifier):
         return LineReject(
             line_number, "catalog:unsafe-path",
             f"identifier {printable(identifier)!r} is not a plain archive.org identifier",
@@ -247,18 +250,28 @@ def safe_name(name: str) -> str | None:
         return "control character in name"
     if "\\" in name:
         return "backslash in name"
-    if name.startswith("/") or re.match(r"^[A-Za-z]:", name):
+    if name.startswith("/") or re.match(r"[A-Za-z]:", name):
         return "absolute path"
     if any(part in ("", ".", "..") for part in name.split("/")):
         return "empty, '.' or '..' path component"
     return None
 
 
+def is_identifier(identifier: str) -> bool:
+    """Whether ``identifier`` is a plain archive.org identifier, safe as a folder name."""
+    return _IDENTIFIER.fullmatch(identifier) is not None
+
+
 def item_path(items_dir: str, identifier: str, name: str) -> str:
-    """Where a file of an item lives, relative to the corpus root."""
-    if not _IDENTIFIER.match(identifier) or safe_name(name) is not None:
+    """Where a file of an item lives, relative to the corpus root.
+
+    ``items_dir`` is relative to the corpus root; ``"."`` (or ``""``) puts
+    items at the root itself, as ``ia download`` lays them out.
+    """
+    if not is_identifier(identifier) or safe_name(name) is not None:
         raise ValueError(f"unsafe item path {identifier!r}/{name!r}")
-    return f"{items_dir}/{identifier}/{name}"
+    folder = [part for part in items_dir.split("/") if part not in ("", ".")]
+    return "/".join([*folder, identifier, name])
 
 
 def stem(name: str) -> str:

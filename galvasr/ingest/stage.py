@@ -23,14 +23,21 @@ identifier, duplicate identifier) gives a reject row to each of its audio and
 subtitle files; an audio file and its subtitle file refused together (the
 audio is missing, the subtitle is empty or unparsable) each get a row with
 the same reason. Rows about files have ``cue_index`` null; rows about a
-malformed catalog line have ``file_name`` null and a ``line_number``. A cue
+malformed catalog line have ``file_name`` null and a ``line_number``; so has
+the one row of an item that lists no audio or subtitle file
+(``catalog:no-media``), so that every catalog line that is not blank ends in
+``catalog`` or ``rejects``. A cue
 dropped from a kept file (``cue:*``) gets a row with its ``audio_id`` and
 ``cue_index``, so transcripts may skip cue numbers. Other files (images,
 XML) are ignored and only counted. Audio bytes are not read here: an empty
 or undecodable file is decode's to refuse.
 
 The per-item logic (:func:`ingest_item`) is plain Python over the files of
-one item; :func:`run_ingest` only wires it into Spark.
+one item; :func:`run_ingest` only wires it into Spark. Whatever no rule
+foresaw (an exception of the parser, of a cue's cleaning, of the item's own
+logic) refuses only what raised it: the cue, the subtitle file or the item,
+as ``internal:<ExceptionType>`` (:func:`galvasr.schemas.unforeseen`), and
+the run goes on.
 """
 
 from __future__ import annotations
@@ -68,6 +75,7 @@ from galvasr.schemas import (
     RejectRow,
     TranscriptRow,
     reject_row,
+    unforeseen,
 )
 from galvasr.tables import write_table
 
@@ -77,6 +85,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STAGE = "ingest"
+NO_MEDIA = "catalog:no-media"  # an item that lists no audio or subtitle file
 
 
 # --------------------------------------------------------------- per item
@@ -160,6 +169,12 @@ def ingest_item(item: Item, files: CorpusFiles, config: IngestConfig) -> ItemOut
         out.rejects.append(
             reject("catalog:malformed-file", detail, identifier=ident, line_number=line)
         )
+    if not _media_names(item):
+        # Nothing to pair, yet the line must end somewhere: one row for the item.
+        out.rejects.append(
+            reject(NO_MEDIA, _no_media_detail(item), identifier=ident, line_number=line)
+        )
+        return out
     pairing = pair_files(item.files)
     for r in pairing.rejects:
         out.rejects.append(
@@ -246,6 +261,16 @@ def ingest_item(item: Item, files: CorpusFiles, config: IngestConfig) -> ItemOut
     return out
 
 
+def _no_media_detail(item: Item) -> str:
+    names = [f.name for f in item.files]
+    if not names:
+        return "the item lists no file" + (
+            f" ({len(item.bad_entries)} entries without a name)" if item.bad_entries else ""
+        )
+    shown = ", ".join(repr(n[:100]) for n in names[:5]) + (", ..." if len(names) > 5 else "")
+    return f"no audio or subtitle file among the {len(names)} it lists: {shown}"
+
+
 def _audio_size(files: CorpusFiles, path: str) -> tuple[int | None, Unusable | None]:
     try:
         size = files.size(path)
@@ -275,7 +300,10 @@ def _read_subtitle(
         return Unusable("catalog:unsafe-path", str(e))
     except OSError as e:
         return Unusable("subtitle:unreadable", f"{type(e).__name__}: {e}")
-    return parse_subtitle(data, name)
+    try:
+        return parse_subtitle(data, name)
+    except Exception as e:  # no rule foresaw it: this subtitle's files are refused
+        return Unusable(*unforeseen(e))
 
 
 # ------------------------------------------------------------------ Spark
@@ -289,7 +317,10 @@ COUNT = "count"
 def _parsed_records(numbered: tuple[str, int]) -> Iterator[tuple[str, Any]]:
     """One catalog line: an ("item", (identifier, Item)), or its reject rows; and a count."""
     line, index = numbered
-    parsed = parse_catalog_line(index + 1, line)
+    try:
+        parsed = parse_catalog_line(index + 1, line)
+    except Exception as e:  # no rule foresaw it: the line is refused, the run goes on
+        parsed = LineReject(index + 1, *unforeseen(e))
     if parsed is None:
         return
     yield COUNT, "catalog_lines"
@@ -313,7 +344,7 @@ def _item_records(
                                         "catalog:duplicate-item", detail, dup.line_number,
                                         with_ids=False):  # fmt: skip
                 yield "reject", astuple(dup_row)
-        out = ingest_item(first, files, config)
+        out = _ingest_item_isolated(first, files, config)
         rows: list[CatalogRow | TranscriptRow | RejectRow] = [
             *out.catalog, *out.transcripts, *out.rejects
         ]  # fmt: skip
@@ -321,6 +352,21 @@ def _item_records(
             yield _KINDS[type(row)], astuple(row)
         for _ in range(out.ignored_files):
             yield COUNT, "ignored_files"
+
+
+def _ingest_item_isolated(item: Item, files: CorpusFiles, config: IngestConfig) -> ItemOutput:
+    """:func:`ingest_item`, or, if it raises what no rule foresaw, a reject row for each
+    of the item's files (``internal:<ExceptionType>``): the run goes on."""
+    try:
+        return ingest_item(item, files, config)
+    except Exception as e:
+        reason, detail = unforeseen(e)
+        return ItemOutput(
+            rejects=reject_files(
+                item.identifier, _media_names(item), reason, detail, item.line_number
+            ),
+            ignored_files=sum(kind_of(f.name) is None for f in item.files),
+        )
 
 
 def _is_kind(kind: str, record: tuple[str, Any]) -> bool:

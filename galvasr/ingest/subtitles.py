@@ -13,7 +13,9 @@ Cues are numbered from 0 in start order (ties keep file order) *before* any
 is dropped, so a dropped cue keeps its number in ``rejects`` and the kept
 ones may skip numbers. A cue is dropped as ``cue:no-speech-text`` when
 cleaning leaves nothing (``[MUSIC]``, ``♪ ... ♪``) and as ``cue:bad-timing``
-when it does not end after it starts.
+when it does not end after it starts; a cue whose cleaning raises what no
+rule foresaw is dropped as ``internal:<ExceptionType>``
+(:func:`galvasr.schemas.unforeseen`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from dataclasses import dataclass
 import pysubs2
 
 from galvasr.ingest.cue_text import clean_cue_text
+from galvasr.schemas import unforeseen
 
 FORMATS = {"srt": "srt", "vtt": "vtt"}
 """Subtitle file extension to pysubs2 format name."""
@@ -54,7 +57,7 @@ class Cue:
 @dataclass(frozen=True)
 class DroppedCue:
     index: int
-    reason: str  # cue:no-speech-text, cue:bad-timing
+    reason: str  # cue:no-speech-text, cue:bad-timing, internal:<ExceptionType>
     detail: str
 
 
@@ -155,7 +158,11 @@ def parse_subtitle(data: bytes, file_name: str) -> Subtitle | Unusable:
                 DroppedCue(index, "cue:bad-timing", f"{event.start} ms to {event.end} ms")
             )
             continue
-        clean = clean_cue_text(raw)
+        try:
+            clean = clean_cue_text(raw)
+        except Exception as e:  # no rule foresaw it: this cue is dropped, the file kept
+            dropped.append(DroppedCue(index, *unforeseen(e)))
+            continue
         if not clean:
             dropped.append(DroppedCue(index, "cue:no-speech-text", f"text {raw[:200]!r}"))
             continue

@@ -1,4 +1,4 @@
-"""The bytes of one release shard in each format: Parquet, WebDataset tar, NeMo.
+"""The bytes of one release shard in each format: Parquet, WebDataset tar, NeMo, Lhotse Shar.
 
 Pure functions from a list of release rows (dicts with the fields of
 :class:`galvasr.schemas.ReleaseRow` and the segment's ``flac`` bytes) to file
@@ -16,13 +16,22 @@ own version into ``created_by``).
 - NeMo: a JSON-lines manifest (``audio_filepath``, ``duration`` in seconds,
   ``text``, plus the other columns) and one FLAC file per segment; the paths
   are relative to the manifest's folder, which NeMo resolves.
+- Lhotse Shar: ``cuts.NNNNNN.jsonl.gz`` (one ``MonoCut`` per segment: its
+  recording, and one supervision over the whole segment with its text, the
+  other columns under ``custom``, and the segment's words as the ``word``
+  alignment: ``[symbol, start, duration, score]`` in seconds from the
+  segment's start) and ``recording.NNNNNN.tar`` (per segment ``<id>.flac`` and
+  ``<id>.json``, the recording manifest), as ``lhotse.CutSet.from_shar`` reads
+  them. The gzip header carries no time and no file name.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
+import math
 import tarfile
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -38,6 +47,7 @@ SAMPLES_PER_MS = SAMPLE_RATE // 1000
 COLUMNS: tuple[str, ...] = RELEASE.columns
 AUDIO = "audio"  # the Parquet column of the audio: Hugging Face's Audio struct
 FLAC = SEGMENTS.c.flac  # a row's audio, as the segment holds it
+WORDS = SEGMENTS.c.words  # a row's words (segment-relative), where a format carries them
 AUDIO_TYPE = pa.struct([pa.field("bytes", pa.binary()), pa.field("path", pa.string())])
 
 
@@ -138,6 +148,82 @@ def nemo_manifest(rows: Sequence[Mapping[str, Any]]) -> bytes:
         entry["duration"] = row[RELEASE.c.duration_ms] / 1000
         lines.append(_json_bytes(entry) + b"\n")
     return b"".join(lines)
+
+
+# ------------------------------------------------------------ Lhotse Shar
+
+LHOTSE_CUTS = "cuts"  # Shar's field names: the file names' first part
+LHOTSE_RECORDING = "recording"
+
+
+def lhotse_shard_names(shard: int) -> tuple[str, str]:
+    """File names of Shar shard ``shard``: (cuts manifest, recording tar), as lhotse numbers them."""
+    return f"{LHOTSE_CUTS}.{shard:06d}.jsonl.gz", f"{LHOTSE_RECORDING}.{shard:06d}.tar"
+
+
+def _seconds(ms: int) -> float:
+    return ms / 1000
+
+
+def lhotse_recording(row: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """A Lhotse ``Recording`` manifest of a row's audio, with a placeholder ``source``."""
+    return {
+        "id": row[RELEASE.c.id],
+        "sources": [{"type": "shar", "channels": [0], "source": source}],
+        "sampling_rate": SAMPLE_RATE,
+        "num_samples": row[RELEASE.c.duration_ms] * SAMPLES_PER_MS,
+        "duration": _seconds(row[RELEASE.c.duration_ms]),
+        "channel_ids": [0],
+    }
+
+
+def lhotse_words(row: Mapping[str, Any]) -> list[list[Any]]:
+    """The row's ``words`` as Lhotse alignment items: [symbol, start s, duration s, score]."""
+    items = []
+    for w in row.get(WORDS) or ():
+        start, end = int(w["start_ms"]), int(w["end_ms"])
+        score = w["score"] if w["score"] is not None and math.isfinite(w["score"]) else None
+        items.append([w["word"], _seconds(start), _seconds(max(0, end - start)), score])
+    return items
+
+
+def lhotse_cut(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A Lhotse ``MonoCut`` of a row: its recording and one supervision over all of it."""
+    r = RELEASE.c
+    key, duration = row[r.id], _seconds(row[r.duration_ms])
+    supervision: dict[str, Any] = {
+        "id": key,
+        "recording_id": key,
+        "start": 0.0,
+        "duration": duration,
+        "channel": 0,
+        "text": row[r.text],
+        "custom": {name: row[name] for name in COLUMNS if name not in (r.id, r.text)},
+    }
+    words = lhotse_words(row)
+    if words:
+        supervision["alignment"] = {"word": words}
+    return {
+        "id": key,
+        "start": 0.0,
+        "duration": duration,
+        "channel": 0,
+        "supervisions": [supervision],
+        "recording": lhotse_recording(row, ""),
+        "type": "MonoCut",
+    }
+
+
+def lhotse_shar_shard(rows: Sequence[Mapping[str, Any]]) -> tuple[bytes, bytes]:
+    """One Lhotse Shar shard of ``rows``: (``cuts.*.jsonl.gz``, ``recording.*.tar``) bytes."""
+    lines = b"".join(_json_bytes(lhotse_cut(row)) + b"\n" for row in rows)
+    cuts = gzip.compress(lines, compresslevel=9, mtime=0)
+    sink = io.BytesIO()
+    with tarfile.open(fileobj=sink, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        for row in rows:  # the data first, then its manifest, as Shar pairs them
+            _add(tar, audio_name(row), row[FLAC])
+            _add(tar, f"{row[RELEASE.c.id]}.json", _json_bytes(lhotse_recording(row, "")) + b"\n")
+    return cuts, sink.getvalue()
 
 
 def sha256_hex(data: bytes) -> str:

@@ -99,29 +99,33 @@ FILES_SCHEMA = arrow_schema(ReleaseFile)
 # ------------------------------------------------------- per-segment rules
 
 
-def split_of(identifier: str, dev_fraction: float, test_fraction: float) -> str:
-    """``train``, ``dev`` or ``test`` for a source item, from its identifier alone.
+TRAIN, VALIDATION, TEST = "train", "validation", "test"  # Hugging Face's split names
+
+
+def split_of(identifier: str, validation_fraction: float, test_fraction: float) -> str:
+    """``train``, ``validation`` or ``test`` for a source item, from its identifier alone.
 
     The first 13 hex digits of the identifier's SHA-256 as a fraction of 2^52:
-    below ``test_fraction`` is test, below ``test_fraction + dev_fraction``
-    dev, the rest train. :func:`split_column` is the same rule in Spark.
+    below ``test_fraction`` is test, below ``test_fraction + validation_fraction``
+    validation, the rest train. :func:`split_column` is the same rule in Spark.
+    (The config calls the validation fraction ``dev_fraction``.)
     """
     u = int(hashlib.sha256(identifier.encode()).hexdigest()[:13], 16) / 2**52
     if u < test_fraction:
-        return "test"
-    if u < test_fraction + dev_fraction:
-        return "dev"
-    return "train"
+        return TEST
+    if u < test_fraction + validation_fraction:
+        return VALIDATION
+    return TRAIN
 
 
-def split_column(identifier: Column, dev_fraction: float, test_fraction: float) -> Column:
+def split_column(identifier: Column, validation_fraction: float, test_fraction: float) -> Column:
     from pyspark.sql import functions as F
 
     u = F.conv(F.substring(F.sha2(identifier, 256), 1, 13), 16, 10).cast("double") / float(2**52)
     return (
-        F.when(u < test_fraction, "test")
-        .when(u < test_fraction + dev_fraction, "dev")
-        .otherwise("train")
+        F.when(u < test_fraction, TEST)
+        .when(u < test_fraction + validation_fraction, VALIDATION)
+        .otherwise(TRAIN)
     )
 
 

@@ -24,11 +24,19 @@ transformers = pytest.importorskip("transformers", reason="parity tests need tra
 
 from tests.model.hf_tiny import VOCAB, audio, save_tiny, transformers_logprobs  # noqa: E402
 
-LAYER = {"feat_extract_norm": "layer", "conv_bias": True, "do_stable_layer_norm": True}
+LAYER: dict[str, Any] = {
+    "feat_extract_norm": "layer",
+    "conv_bias": True,
+    "do_stable_layer_norm": True,
+}
 CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("wav2vec2-group", "Wav2Vec2ForCTC", {}),
     ("wav2vec2-layer-stable", "Wav2Vec2ForCTC", LAYER),
-    ("wav2vec2-relu-odd-pos-kernel", "Wav2Vec2ForCTC", {"hidden_act": "relu", "num_conv_pos_embeddings": 15}),
+    (
+        "wav2vec2-relu-odd-pos-kernel",
+        "Wav2Vec2ForCTC",
+        {"hidden_act": "relu", "num_conv_pos_embeddings": 15},
+    ),
     ("hubert", "HubertForCTC", {}),
     (
         "hubert-stable-batchnorm-noprojnorm",
@@ -37,12 +45,24 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
     ),
     ("wavlm", "WavLMForCTC", {}),
     ("wavlm-stable", "WavLMForCTC", LAYER),
-    ("data2vec-audio", "Data2VecAudioForCTC", {"num_conv_pos_embeddings": 3, "conv_pos_kernel_size": 5}),
-    ("data2vec-audio-even-kernel", "Data2VecAudioForCTC", {"num_conv_pos_embeddings": 2, "conv_pos_kernel_size": 4}),
+    (
+        "data2vec-audio",
+        "Data2VecAudioForCTC",
+        {"num_conv_pos_embeddings": 3, "conv_pos_kernel_size": 5},
+    ),
+    (
+        "data2vec-audio-even-kernel",
+        "Data2VecAudioForCTC",
+        {"num_conv_pos_embeddings": 2, "conv_pos_kernel_size": 4},
+    ),
     ("conformer-relative", "Wav2Vec2ConformerForCTC", {}),
-    ("conformer-rotary", "Wav2Vec2ConformerForCTC", {"position_embeddings_type": "rotary", **LAYER}),
+    (
+        "conformer-rotary",
+        "Wav2Vec2ConformerForCTC",
+        {"position_embeddings_type": "rotary", **LAYER},
+    ),
     ("conformer-none", "Wav2Vec2ConformerForCTC", {"position_embeddings_type": None}),
-]  # fmt: skip
+]
 ROWS = (8000, 5600)  # 199 and 139 frames: past WavLM's exact buckets (80) into the log ones
 
 
@@ -128,11 +148,15 @@ def test_mms_adapter_of_the_tokenizer_language_matches_transformers(tmp_path: Pa
 @pytest.mark.parametrize(
     ("arch", "overrides", "message"),
     [
-        ("Wav2Vec2ConformerForCTC", {"position_embeddings_type": "alibi"}, "position_embeddings_type 'alibi' is not supported"),
+        (
+            "Wav2Vec2ConformerForCTC",
+            {"position_embeddings_type": "alibi"},
+            "position_embeddings_type 'alibi' is not supported",
+        ),
         ("Wav2Vec2ForCTC", {"add_adapter": True}, "add_adapter .* is not supported"),
         ("Wav2Vec2ForCTC", {"hidden_act": "mish"}, "hidden_act 'mish' is not supported"),
     ],
-)  # fmt: skip
+)
 def test_unsupported_configs_are_refused_in_one_line(
     tmp_path: Path, arch: str, overrides: dict[str, Any], message: str
 ) -> None:
@@ -152,3 +176,31 @@ def test_other_architectures_are_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(CheckpointError, match="not a supported CTC model"):
         load_model(folder)
+
+
+@pytest.mark.parametrize("bias_rows", [None, 1, "full"])
+def test_blocked_attention_matches_plain_softmax(
+    monkeypatch: pytest.MonkeyPatch, bias_rows: int | str | None
+) -> None:
+    """Blocks of heads and query chunks (with a padded last chunk) change nothing."""
+    import jax.numpy as jnp
+
+    from galvasr.model.hf import layers
+
+    b, t, h, d = 2, 37, 3, 8
+    rng = np.random.default_rng(0)
+    q, k, v = (rng.standard_normal((b, t, h, d)).astype(np.float32) for _ in range(3))
+    bias = None
+    if bias_rows == 1:
+        bias = np.where(np.arange(t) < [[30], [t]], 0.0, -1e30)[:, None, None, :].astype(np.float32)
+    elif bias_rows == "full":
+        bias = rng.standard_normal((b, h, t, t)).astype(np.float32)
+    scores = np.einsum("bqhd,bkhd->bhqk", q, k) + (0 if bias is None else bias)
+    weights = np.exp(scores - scores.max(-1, keepdims=True))
+    want = np.einsum("bhqk,bkhd->bqhd", weights / weights.sum(-1, keepdims=True), v)
+    for budget in (layers.ATTENTION_BLOCK_BYTES, 4 * t * 10, 4 * t * t * 2):
+        monkeypatch.setattr(layers, "ATTENTION_BLOCK_BYTES", budget)
+        group, chunks, _ = layers._attention_blocks(b * h, t)
+        jq, jk, jv = (jnp.asarray(a) for a in (q, k, v))
+        got = layers.attend(jq, jk, jv, None if bias is None else jnp.asarray(bias))
+        assert np.abs(np.asarray(got) - want).max() < 1e-5, (budget, group, chunks)

@@ -85,7 +85,7 @@ def test_do_normalize_is_honoured(tmp_path: Path, do_normalize: bool) -> None:
 
 
 def test_processor_config_json_of_transformers_5(tmp_path: Path) -> None:
-    """``processor.save_pretrained`` in transformers 5 nests the settings under feature_extractor."""
+    """transformers 5's ``processor.save_pretrained`` nests the settings: feature_extractor."""
     folder = save_tiny(tmp_path / "w2v")
     (folder / "preprocessor_config.json").unlink()
     extractor = transformers.Wav2Vec2FeatureExtractor(

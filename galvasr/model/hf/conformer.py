@@ -90,7 +90,9 @@ def _attention(
         pe = jnp.asarray(relative_embeddings(t, c.hidden_size), x.dtype)
         pos = split_heads(dense(p, name + "linear_pos", pe, bias=False), heads)  # [2T-1, h, D]
         q_v = q + p[name + "pos_bias_v"]
-        scores = jnp.einsum("bqhd,phd->bhqp", q_v, pos, precision=PRECISION)
+        scores = jnp.einsum(
+            "bqhd,phd->bhqp", q_v, pos, precision=PRECISION, preferred_element_type=jnp.float32
+        )
         # Score of query i and key j is at relative position i - j: column T-1-i+j.
         idx = (t - 1) - np.arange(t)[:, None] + np.arange(t)[None, :]
         rel = jnp.take_along_axis(scores, jnp.asarray(idx)[None, None], axis=-1)
@@ -98,6 +100,14 @@ def _attention(
         bias = rel if mask is None else rel + mask
         q = q + p[name + "pos_bias_u"]
     return dense(p, name + "linear_out", attend(q * scale, k, v, bias).reshape(x.shape))
+
+
+def _pointwise(x: jnp.ndarray, w: jnp.ndarray) -> jnp.ndarray:
+    """A kernel-1 ``nn.Conv1d`` without bias (``w [out, in, 1]``) on ``[B, T, C]``."""
+    y = jnp.einsum(
+        "btc,oc->bto", x, w[:, :, 0], precision=PRECISION, preferred_element_type=jnp.float32
+    )
+    return y.astype(x.dtype)
 
 
 def _conv_module(c: HFConfig, p: Params, name: str, x: jnp.ndarray) -> jnp.ndarray:
@@ -110,9 +120,7 @@ def _conv_module(c: HFConfig, p: Params, name: str, x: jnp.ndarray) -> jnp.ndarr
     k = c.conv_depthwise_kernel_size
     x = conv1d(x, p[name + "depthwise_conv.weight"], padding=(k - 1) // 2, groups=c.hidden_size)
     x = ACTIVATIONS[c.hidden_act](batch_norm(p, name + "batch_norm", x))
-    return jnp.einsum(
-        "btc,oc->bto", x, p[name + "pointwise_conv2.weight"][:, :, 0], precision=PRECISION
-    )
+    return _pointwise(x, p[name + "pointwise_conv2.weight"])
 
 
 def encoder(c: HFConfig, p: Params, h: jnp.ndarray, frame_valid: jnp.ndarray | None) -> jnp.ndarray:

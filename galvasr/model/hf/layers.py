@@ -58,9 +58,12 @@ def batch_norm(p: Params, name: str, x: jnp.ndarray, eps: float = 1e-5) -> jnp.n
 
 
 def dense(p: Params, name: str, x: jnp.ndarray, *, bias: bool = True) -> jnp.ndarray:
-    """``nn.Linear``: ``x @ weight.T + bias``, weight ``[out, in]``."""
-    y = jnp.einsum("...i,oi->...o", x, p[name + ".weight"], precision=PRECISION)
-    return y + p[name + ".bias"] if bias else y
+    """``nn.Linear``: ``x @ weight.T + bias``, weight ``[out, in]``, accumulated in float32."""
+    y = jnp.einsum(
+        "...i,oi->...o", x, p[name + ".weight"], precision=PRECISION,
+        preferred_element_type=jnp.float32,
+    )  # fmt: skip
+    return (y + p[name + ".bias"] if bias else y).astype(x.dtype)
 
 
 def conv1d(
@@ -72,7 +75,7 @@ def conv1d(
     groups: int = 1,
 ) -> jnp.ndarray:
     """``nn.Conv1d`` on channels-last ``x [B, T, C]``; ``w [out, in / groups, kernel]``."""
-    return jax.lax.conv_general_dilated(
+    y = jax.lax.conv_general_dilated(
         x,
         w.astype(x.dtype),
         window_strides=(stride,),
@@ -80,7 +83,9 @@ def conv1d(
         dimension_numbers=("NWC", "OIW", "NWC"),
         feature_group_count=groups,
         precision=PRECISION,
+        preferred_element_type=jnp.float32,
     )
+    return y.astype(x.dtype)
 
 
 # ------------------------------------------------------------------ input and front end
@@ -112,6 +117,23 @@ def output_lengths(c: HFConfig, lengths: jnp.ndarray) -> jnp.ndarray:
     return frames.astype(jnp.int32)
 
 
+def _channel_norm(h: jnp.ndarray, w: jnp.ndarray, b: jnp.ndarray) -> jnp.ndarray:
+    """GroupNorm(C, C) of ``[B, T, C]``: each channel normalised over time (eps 1e-5).
+
+    The first feature-encoder layer's output is the largest tensor of the
+    model (``[B, S / 5, 512]``), so its statistics come from one read: sums
+    of the values and their squares, shifted by the first frame so that a
+    large mean cannot cancel the variance away.
+    """
+    h32 = h.astype(jnp.float32)
+    d = h32 - h32[:, :1]
+    n = h.shape[1]
+    mean_d = d.sum(1, keepdims=True) / n
+    var = jnp.maximum(jnp.square(d).sum(1, keepdims=True) / n - jnp.square(mean_d), 0.0)
+    scale = w * jax.lax.rsqrt(var + 1e-5)
+    return ((d - mean_d) * scale + b).astype(h.dtype)
+
+
 def feature_encoder(c: HFConfig, p: Params, x: jnp.ndarray) -> jnp.ndarray:
     """The convolutional feature encoder: ``[B, S]`` samples to ``[B, T, conv_dim[-1]]``."""
     act = ACTIVATIONS[c.feat_extract_activation]
@@ -123,12 +145,8 @@ def feature_encoder(c: HFConfig, p: Params, x: jnp.ndarray) -> jnp.ndarray:
             h = h + p[name + "conv.bias"]
         if c.feat_extract_norm == "layer":
             h = norm(p, name + "layer_norm", h)
-        elif i == 0:  # GroupNorm, one group per channel: each channel over time
-            h32 = h.astype(jnp.float32)
-            mean = h32.mean(1, keepdims=True)
-            var = jnp.square(h32 - mean).mean(1, keepdims=True)
-            y = (h32 - mean) * jax.lax.rsqrt(var + 1e-5)
-            h = (y * p[name + "layer_norm.weight"] + p[name + "layer_norm.bias"]).astype(h.dtype)
+        elif i == 0:  # GroupNorm with a group per channel: each channel over time
+            h = _channel_norm(h, p[name + "layer_norm.weight"], p[name + "layer_norm.bias"])
         h = act(h)
     return h
 
