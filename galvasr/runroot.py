@@ -8,7 +8,8 @@
       chunks/bucket=<n>/                                    decode's windows, one shard per file
       logits/<model_version>/bucket=<n>/                    one folder per model: never mixed
       logits/<model_version>/_leases/ _workers/             infer's leases and worker summaries
-      release/<name>/                                       a release: formats, card, SHA256SUMS
+      release/<name>/                                       a release: formats, card, SHA256SUMS,
+                                                            lhotse/, alignments/
       report/                                               the HTML report
       _pipeline/                                            ``galvasr run``'s markers and config
       _runs/<stage>.json                                    what each stage did last
@@ -27,6 +28,9 @@ RUNS_DIR = "_runs"
 LEASES_DIR = "_leases"
 WORKERS_DIR = "_workers"
 RELEASE_DIR = "release"
+# Folders inside a release (release/<name>/...) beside its parquet/, webdataset/ and nemo/.
+RELEASE_LHOTSE = "lhotse"  # Lhotse Shar shards per subset and split
+RELEASE_ALIGNMENTS = "alignments"  # SRT, WebVTT, CTM and TextGrid per source audio file
 REPORT_DIR = "report"
 
 CHUNKS_PREFIX = f"{CHUNKS.name}/"

@@ -417,7 +417,7 @@ class ReleaseRow:
     score: Float64
     cer: Float64
     license: Str
-    split: Str  # train, dev, test
+    split: Str  # train, validation, test (Hugging Face's names)
     subset: Str  # clean, dirty, clean_sa, dirty_sa
 
 

@@ -9,6 +9,7 @@ so tests can compute every figure from them without Spark.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -67,6 +68,18 @@ SEGMENT_CERS = (0.02, 0.3, 0.8)
 SEGMENT_MS = (3_000, 2_500, 1_500)
 FILE_MS = 8_000
 CUES_PER_SEGMENT = 2
+ALIGN_SHIFT_MS = (40, 30)  # alignments start this much later and end earlier than their cues
+
+
+def cue_words(text: str, start_ms: int, end_ms: int) -> tuple[schemas.WordRow, ...]:
+    """The words of ``text`` (upper case, as normalized) spread over the cue, 20 ms apart."""
+    tokens = text.split()
+    step = (end_ms - start_ms) // len(tokens)
+    return tuple(
+        schemas.WordRow(word=t.upper(), text=t, start_ms=start_ms + i * step,
+                        end_ms=start_ms + (i + 1) * step - 20, score=-0.1 * (i + 1))
+        for i, t in enumerate(tokens)
+    )  # fmt: skip
 
 
 def build(spark: Any, root: Path) -> FakeRun:
@@ -112,6 +125,7 @@ def build(spark: Any, root: Path) -> FakeRun:
                 segment_id = (audio_id * 7919 + k) * (-1 if k == 1 else 1)
                 cue0 = k * CUES_PER_SEGMENT
                 text = f"words of segment {k} in {identifier}"
+                segment_words: list[schemas.WordRow] = []
                 for q in range(CUES_PER_SEGMENT):
                     half = ms // CUES_PER_SEGMENT
                     s, e = start + q * half, start + (q + 1) * half
@@ -119,19 +133,26 @@ def build(spark: Any, root: Path) -> FakeRun:
                         schemas.TranscriptRow(audio_id=audio_id, cue_index=cue0 + q, start_ms=s,
                                               end_ms=e, text_raw=f"<i>{text}</i>", text=text)
                     )  # fmt: skip
+                    # The aligner finds the cue inside the subtitle's times.
+                    s, e = s + ALIGN_SHIFT_MS[0], e - ALIGN_SHIFT_MS[1]
+                    words = cue_words(text, s, e)
                     run.alignments.append(
                         schemas.AlignmentRow(audio_id=audio_id, cue_index=cue0 + q, start_ms=s,
                                              end_ms=e, score=-0.5 - k - q / 4, cer=cer,
                                              text_raw=text, text=text,
                                              text_normalized=text.upper(),
-                                             decoded=text.upper())
+                                             decoded=text.upper(), words=words)
                     )  # fmt: skip
+                    segment_words += [
+                        dataclasses.replace(w, start_ms=w.start_ms - start, end_ms=w.end_ms - start)
+                        for w in words
+                    ]
                 run.segments.append(
                     schemas.SegmentRow(segment_id=segment_id, audio_id=audio_id,
                                        identifier=identifier, start_ms=start, end_ms=start + ms,
                                        duration_ms=ms, text=text, text_normalized=text.upper(),
                                        score=-0.5 - k - 0.25, cer=cer, license=license,
-                                       flac=flac_bytes(pcms[k]))
+                                       flac=flac_bytes(pcms[k]), words=tuple(segment_words))
                 )  # fmt: skip
                 if cer <= 0.5:  # above, the release rejects it before comparing audio
                     same_audio.setdefault((file_seed, k), []).append(segment_id)

@@ -414,7 +414,7 @@ def _judge(
     elif config.llr_gate:
         span = logprobs[max(0, start - 2) : end + 1]  # see gates.text_llr
         llr = gates.text_llr(span, prep.labels, vocab.blank_index)
-        if llr < gates.chance_llr(len(vocab) - 1) + config.llr_above_chance:
+        if llr < gates.chance_llr(vocab.num_letters) + config.llr_above_chance:
             problem = "align:not-heard"
     return _Span(prep, start, end, score, decoded, error, problem)
 

@@ -51,7 +51,9 @@ _ORDINAL = re.compile(r"\b(\d+)(?:st|nd|rd|th)\b", re.IGNORECASE)
 _NUMBER = re.compile(_NUM)
 _WORD_BREAKS = re.compile(r"[-‐‑‒–—―_/\\|~]")
 _SPACES = re.compile(r"\s+")
-_MAX_SPELLED = 10**15  # longer digit strings are read digit by digit
+# Longer digit strings (from 10**15 on) are read digit by digit, and never go
+# through int(): Python refuses to convert a string of more than 4,300 digits.
+_MAX_SPELLED_DIGITS = 15
 
 
 def to_alphabet(text: str, vocab: Vocabulary) -> str:
@@ -73,7 +75,9 @@ def to_alphabet(text: str, vocab: Vocabulary) -> str:
 
 def _keep_known(text: str, vocab: Vocabulary) -> str:
     blank = vocab.symbols[vocab.blank_index]
+    special = {vocab.symbols[i] for i in vocab.special_indices}
     known = {s for s in vocab.symbols if len(s) == 1 and s not in (blank, vocab.word_separator)}
+    known -= special
     keep_apostrophe = "'" in known
     known.discard("'")
     chars = []
@@ -91,34 +95,46 @@ def _keep_known(text: str, vocab: Vocabulary) -> str:
     return vocab.word_separator.join(words)
 
 
+_DIGIT_WORDS = tuple(str(num2words(d)) for d in range(10))
+
+
+def _by_digit(digits: str) -> str:
+    return " ".join(_DIGIT_WORDS[int(d)] for d in digits)
+
+
+def _too_long(digits: str) -> bool:
+    """Read digit by digit: 10**15 or more, without converting the whole string."""
+    return len(digits.lstrip("0")) > _MAX_SPELLED_DIGITS
+
+
 def _spell_number(digits: str) -> str:
     digits = digits.replace(",", "")
     if "." in digits:
         whole, frac = digits.split(".", 1)
-        return f"{_spell_number(whole)} point {' '.join(num2words(int(d)) for d in frac)}"
+        return f"{_spell_number(whole)} point {_by_digit(frac)}"
+    if _too_long(digits) or (len(digits) > 1 and digits.startswith("0")):
+        return _by_digit(digits)
     n = int(digits)
-    if n >= _MAX_SPELLED or (len(digits) > 1 and digits.startswith("0")):
-        return " ".join(num2words(int(d)) for d in digits)
     if len(digits) == 4 and 1100 <= n <= 2099 and n % 1000 != 0:
         return str(num2words(n, to="year"))
     return str(num2words(n))
 
 
 def _spell_ordinal(digits: str) -> str:
-    n = int(digits)
-    if n >= _MAX_SPELLED:
+    if _too_long(digits):
         return _spell_number(digits)
-    return str(num2words(n, to="ordinal"))
+    return str(num2words(int(digits), to="ordinal"))
 
 
 def _spell_currency(m: re.Match[str]) -> str:
     one, many, sub_one, sub_many = _CURRENCIES[m.group(1)]
     amount = m.group(2).replace(",", "")
     whole, _, frac = amount.partition(".")
-    words = f"{_spell_number(whole)} {one if int(whole) == 1 else many}"
-    if frac and len(frac) == 2 and int(frac):
+    words = f"{_spell_number(whole)} {one if whole.lstrip('0') == '1' else many}"
+    nonzero_frac = frac.strip("0") != ""
+    if len(frac) == 2 and nonzero_frac:
         cents = int(frac)
         words += f" {num2words(cents)} {sub_one if cents == 1 else sub_many}"
-    elif frac and int(frac):
+    elif nonzero_frac:
         words = f"{_spell_number(amount)} {many}"
     return f" {words} "

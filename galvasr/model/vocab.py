@@ -29,6 +29,9 @@ class Vocabulary:
     blank_index: int = 0
     word_separator: str = " "
     upper: bool = False
+    # Columns that are no text (<s>, </s>, <unk>, <pad>, ...): never decoded into
+    # text, never part of a normalized transcript.
+    special_indices: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if len(set(self.symbols)) != len(self.symbols):
@@ -37,6 +40,8 @@ class Vocabulary:
             raise ValueError(f"blank index {self.blank_index} outside vocabulary")
         if self.word_separator not in self.symbols:
             raise ValueError(f"word separator {self.word_separator!r} is not in the vocabulary")
+        if any(not 0 <= i < len(self.symbols) for i in self.special_indices):
+            raise ValueError("special index outside vocabulary")
 
     def __len__(self) -> int:
         return len(self.symbols)
@@ -63,9 +68,16 @@ class Vocabulary:
         except KeyError as e:
             raise ValueError(f"symbol {e.args[0]!r} is not in the vocabulary") from None
 
+    @property
+    def num_letters(self) -> int:
+        """Symbols that can be text: neither the blank nor a special token."""
+        return len(self.symbols) - len({self.blank_index, *self.special_indices})
+
     def decode(self, ids: list[int]) -> str:
-        """Symbols of label ids (no CTC collapsing), word separators as spaces."""
-        out = "".join(self.symbols[i] for i in ids if i != self.blank_index)
+        """Symbols of label ids (no CTC collapsing), word separators as spaces; blank and
+        special tokens dropped."""
+        skip = {self.blank_index, *self.special_indices}
+        out = "".join(self.symbols[i] for i in ids if i not in skip)
         return out.replace(self.word_separator, " ") if self.word_separator != " " else out
 
 

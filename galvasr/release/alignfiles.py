@@ -197,7 +197,7 @@ def _tg_text(text: str) -> str:
 
 
 def _tiling(entries: Iterable[tuple[int, int, str]], end_ms: int) -> list[tuple[int, int, str]]:
-    """Intervals that tile ``[0, end_ms]``: the entries (clipped to follow each other), gaps empty."""
+    """Intervals tiling ``[0, end_ms]``: the entries (clipped to follow each other), gaps empty."""
     out: list[tuple[int, int, str]] = []
     at = 0
     for start, end, label in entries:

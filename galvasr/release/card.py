@@ -20,7 +20,7 @@ from urllib.parse import quote, urlsplit
 
 from galvasr import __version__
 
-SPLITS: tuple[str, ...] = ("train", "dev", "test")
+SPLITS: tuple[str, ...] = ("train", "validation", "test")  # Hugging Face's split names
 SUBSETS: tuple[str, ...] = ("clean", "dirty", "clean_sa", "dirty_sa")
 LICENSE_NAMES = {
     "public-domain": "Public Domain Mark",
@@ -149,10 +149,10 @@ def dataset_card(fig: ReleaseFigures, config: Mapping[str, Any]) -> str:
         "",
         "## Splits",
         "",
-        "Splits are by source: a source item goes to `dev` or `test` when the first 52 "
-        "bits of the SHA-256 of its identifier, as a fraction of 2^52, fall below "
+        "Splits are by source: a source item goes to `test` or `validation` when the first "
+        "52 bits of the SHA-256 of its identifier, as a fraction of 2^52, fall below "
         f"{md(config['test_fraction'])} (test) or below "
-        f"{md(config['test_fraction'] + config['dev_fraction'])} (dev); every other "
+        f"{md(config['test_fraction'] + config['dev_fraction'])} (validation); every other "
         "source is in `train`. No source is in two splits.",
         "",
     ]
@@ -227,6 +227,21 @@ def dataset_card(fig: ReleaseFigures, config: Mapping[str, Any]) -> str:
         "- `nemo/<subset>/<split>-NNNNN.jsonl`: NeMo manifests (`audio_filepath`, `duration`, "
         "`text`); the audio paths are relative to the manifest, under "
         "`nemo/<subset>/<split>/<id>.flac`.",
+        "",
+        "- `lhotse/<subset>/<split>/`: Lhotse Shar (`cuts.NNNNNN.jsonl.gz` and "
+        "`recording.NNNNNN.tar`): one cut per segment, its supervision with the text, the "
+        'other columns under `custom` and the word alignment (`alignment["word"]`, times '
+        "from the segment's start):",
+        "",
+        "  ```python",
+        "  from lhotse import CutSet",
+        '  cuts = CutSet.from_shar(in_dir="lhotse/clean/train")',
+        "  ```",
+        "",
+        "- `alignments/<split>/<name>.{srt,vtt,ctm,TextGrid}`: per source audio file, its "
+        "released subtitle cues re-timed to where they are spoken (SRT, WebVTT), their words "
+        "(CTM) and both as tiers of a Praat TextGrid; `alignments/index.jsonl` names the "
+        "source (identifier, audio file, license) of each.",
         "",
         "Every segment has `text` (the subtitle as written, markup removed) and "
         "`text_normalized` (in the acoustic model's alphabet), its source `identifier`, "

@@ -157,7 +157,7 @@ LHOTSE_RECORDING = "recording"
 
 
 def lhotse_shard_names(shard: int) -> tuple[str, str]:
-    """File names of Shar shard ``shard``: (cuts manifest, recording tar), as lhotse numbers them."""
+    """Names of Shar shard ``shard``: (cuts manifest, recording tar), as lhotse numbers them."""
     return f"{LHOTSE_CUTS}.{shard:06d}.jsonl.gz", f"{LHOTSE_RECORDING}.{shard:06d}.tar"
 
 

@@ -20,16 +20,20 @@ Per segment, in this order (the first that applies is its fate):
 
 The folder holds, for each (subset, split) with segments, shards in each
 configured format (see :mod:`galvasr.release.formats`; their rows are
-:class:`galvasr.schemas.ReleaseRow`), plus ``README.md`` (the dataset card),
-``ATTRIBUTION`` and ``SHA256SUMS``. Shard membership is a hash of
+:class:`galvasr.schemas.ReleaseRow`) and in Lhotse Shar (``lhotse_shar``);
+per source audio file with released segments, its alignment files
+(``alignment_files``; :mod:`galvasr.release.alignfiles`) under
+``alignments/<split>/`` with ``alignments/index.jsonl``; plus ``README.md``
+(the dataset card), ``ATTRIBUTION`` and ``SHA256SUMS``. Shard membership is a hash of
 ``segment_id`` and rows are sorted by it, so the same tables and settings
 give a byte-identical release; the folder is emptied first.
 
 Scaling: shards are built in Spark executors (``mapInArrow``), one shard in
 one Python worker's memory at a time (about three times
-``shard_target_bytes``: rows, Parquet and tar); the driver collects only
-counts, the list of files with their checksums, and the attribution of the
-released sources.
+``shard_target_bytes``: rows, Parquet and tar), and so are the alignment
+files, one source file's cues at a time; the driver collects only counts,
+the list of files with their checksums (and one line per source file for
+``alignments/index.jsonl``), and the attribution of the released sources.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
+import json
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -50,9 +55,11 @@ from galvasr import runroot
 from galvasr.config import Config, ReleaseConfig, to_dict
 from galvasr.context import StageContext, Summary
 from galvasr.licenses import LICENSES
-from galvasr.release import card
+from galvasr.release import alignfiles, card
 from galvasr.release import formats as release_formats
 from galvasr.schemas import (
+    ALIGNMENTS,
+    AUDIO,
     CATALOG,
     LOGITS,
     REJECTS,
@@ -74,6 +81,9 @@ SHARE_ALIKE = "cc-by-sa"
 README = "README.md"
 ATTRIBUTION = "ATTRIBUTION"
 SHA256SUMS = "SHA256SUMS"
+LHOTSE = runroot.RELEASE_LHOTSE  # Lhotse Shar: lhotse/<subset>/<split>/{cuts,recording}.NNNNNN.*
+ALIGNMENTS_DIR = runroot.RELEASE_ALIGNMENTS  # per source file: alignments/<split>/<name>.<ext>
+ALIGNMENTS_INDEX = f"{ALIGNMENTS_DIR}/index.jsonl"
 
 # Columns of the stage's own frames, beside those of segments, rejects
 # (reason, detail) and the release rows (split, subset, id).
@@ -197,6 +207,8 @@ def _decisions(segments: DataFrame, cfg: ReleaseConfig) -> DataFrame:
         c.audio_id,
         c.identifier,
         c.license,
+        c.start_ms,
+        c.end_ms,
         c.duration_ms,
         F.length(c.flac).alias(FLAC_BYTES),
         judge(c.license, c.score, c.cer).alias("v"),
@@ -252,6 +264,13 @@ def build_release(spark: SparkSession, root: str, config: Config | None = None) 
         per_source = _per_source(kept)
         figures = _figures(spark, root, config, per_source, rejected)
         files = _write_shards(spark, root, url, cfg, kept, per_source)
+        if cfg.alignment_files:
+            aligned = _write_alignment_files(spark, root, url, kept)
+            files += [(f.path, f.sha256) for a in aligned for f in a.files]
+            index = b"".join(_json_line(dataclasses.asdict(a)) for a in aligned)
+            if aligned:
+                store.write_bytes(ALIGNMENTS_INDEX, index)
+                files.append((ALIGNMENTS_INDEX, release_formats.sha256_hex(index)))
         sources = _sources(spark, root, kept)
     finally:
         decisions.unpersist()
@@ -403,13 +422,15 @@ def _write_shards(
             F.lower(F.lpad(F.hex(c.segment_id), 16, "0")).alias(rel.id),
             *[col for col in release_formats.COLUMNS if col != rel.id],
             c.flac,
+            c.words,
             SHARD,
             NUM_SHARDS,
         )
         .repartition(sum(n for _, n in sizes.values()), rel.split, rel.subset, SHARD)
         .sortWithinPartitions(rel.split, rel.subset, SHARD, c.segment_id)
     )
-    write = _shard_writer(url, cfg.formats, cfg.parquet_row_group_rows)
+    formats = (*cfg.formats, LHOTSE) if cfg.lhotse_shar else cfg.formats
+    write = _shard_writer(url, formats, cfg.parquet_row_group_rows)
     files = rows.mapInArrow(write, spark_schema(FILES_SCHEMA)).collect()
     return sorted((f.path, f.sha256) for f in (ReleaseFile(**r.asDict()) for r in files))
 
@@ -463,6 +484,11 @@ def _write_shard(
             (f"nemo/{subset}/{split}-{shard:05d}.jsonl", release_formats.nemo_manifest(rows))
         )
         out += [(f"nemo/{subset}/{release_formats.nemo_audio_path(r)}", r[flac]) for r in rows]
+    if LHOTSE in formats:
+        cuts, recordings = release_formats.lhotse_shar_shard(rows)
+        names = release_formats.lhotse_shard_names(shard)
+        out += [(f"{LHOTSE}/{subset}/{split}/{names[0]}", cuts)]
+        out += [(f"{LHOTSE}/{subset}/{split}/{names[1]}", recordings)]
     entries = []
     for path, data in out:
         store.write_bytes(path, data)
@@ -470,6 +496,146 @@ def _write_shard(
             dataclasses.asdict(ReleaseFile(path, release_formats.sha256_hex(data), len(data)))
         )
     return pa.RecordBatch.from_pylist(entries, schema=FILES_SCHEMA)
+
+
+# ------------------------------------------------- per-file alignment files
+
+SPANS = "_spans"  # the released segments' [start_ms, end_ms] that touch a cue
+FILE_MS = "_file_ms"  # the decoded file's duration
+
+
+@dataclass(frozen=True)
+class AlignedFile:
+    """The alignment files of one source audio file: a line of ``alignments/index.jsonl``."""
+
+    name: Str  # alignments/<split>/<name>.<ext>; from identifier, audio_file, audio_id
+    split: Str
+    identifier: Str
+    audio_file: Str
+    audio_id: Int64
+    license: Str
+    cues: Int64  # kept cues (in the SRT, WebVTT and the TextGrid's cue tier)
+    words: Int64  # their words (in the CTM and the TextGrid's word tier)
+    files: tuple[ReleaseFile, ...]
+
+
+ALIGNED_SCHEMA = arrow_schema(AlignedFile)
+
+
+def _json_line(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False).encode() + b"\n"
+
+
+def _write_alignment_files(
+    spark: SparkSession, root: str, url: str, kept: DataFrame
+) -> list[AlignedFile]:
+    """SRT, WebVTT, CTM and TextGrid of each source file's kept cues, written by executors.
+
+    A cue is kept when released segments of its file cover its span
+    (:func:`galvasr.release.alignfiles.covered`). Rows travel one cue at a
+    time, with only the released spans that touch it; a Python worker holds
+    one file's kept cues. The driver gets one :class:`AlignedFile` per file.
+    """
+    from pyspark.sql import functions as F
+
+    a, s, rel, cat = ALIGNMENTS.c, SEGMENTS.c, RELEASE.c, CATALOG.c
+    alignments = read_table(spark, root, ALIGNMENTS)
+    released = kept.select(
+        F.col(s.audio_id).alias("_a"), F.col(s.start_ms).alias("_s"), F.col(s.end_ms).alias("_e")
+    )
+    touching = (
+        alignments.select(a.audio_id, a.cue_index, a.start_ms, a.end_ms)
+        .join(
+            released,
+            (F.col(a.audio_id) == F.col("_a"))
+            & (F.col("_s") <= F.col(a.end_ms))
+            & (F.col("_e") >= F.col(a.start_ms)),
+        )
+        .groupBy(a.audio_id, a.cue_index)
+        .agg(F.collect_list(F.array("_s", "_e")).alias(SPANS))
+    )
+    per_file = kept.groupBy(s.audio_id).agg(
+        *[F.min(n).alias(n) for n in (s.identifier, s.license, rel.split)]
+    )
+    catalog = read_table(spark, root, CATALOG).select(cat.audio_id, cat.audio_file)
+    audio = read_table(spark, root, AUDIO).select(
+        AUDIO.c.audio_id, F.col(AUDIO.c.duration_ms).alias(FILE_MS)
+    )
+    rows = (
+        alignments.join(touching, [a.audio_id, a.cue_index])
+        .join(per_file, a.audio_id)
+        .join(catalog, a.audio_id, "left")
+        .join(audio, a.audio_id, "left")
+        .select(
+            a.audio_id,
+            a.cue_index,
+            a.start_ms,
+            a.end_ms,
+            a.text,
+            a.text_normalized,
+            a.words,
+            SPANS,
+            s.identifier,
+            s.license,
+            rel.split,
+            cat.audio_file,
+            FILE_MS,
+        )  # fmt: skip
+        .repartition(a.audio_id)
+        .sortWithinPartitions(a.audio_id, a.start_ms, a.cue_index)
+    )
+    out = rows.mapInArrow(_alignment_writer(url), spark_schema(ALIGNED_SCHEMA)).collect()
+    aligned = [_aligned_file(r.asDict(recursive=True)) for r in out]
+    return sorted(aligned, key=lambda f: (f.split, f.name))
+
+
+def _aligned_file(d: dict[str, Any]) -> AlignedFile:
+    return AlignedFile(**{**d, "files": tuple(ReleaseFile(**f) for f in d["files"])})
+
+
+def _alignment_writer(url: str) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
+    audio_id = ALIGNMENTS.c.audio_id
+
+    def write(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        store = open_store(url)
+        rows: list[dict[str, Any]] = []
+        for batch in batches:
+            for row in batch.to_pylist():
+                if rows and row[audio_id] != rows[0][audio_id]:
+                    yield from _write_file_alignments(store, rows)
+                    rows = []
+                rows.append(row)
+        if rows:
+            yield from _write_file_alignments(store, rows)
+
+    return write
+
+
+def _write_file_alignments(store: Store, rows: list[dict[str, Any]]) -> Iterator[pa.RecordBatch]:
+    """The alignment files of one source file (``rows``: its cues that touch released spans)."""
+    a, s, rel = ALIGNMENTS.c, SEGMENTS.c, RELEASE.c
+    cues = [r for r in rows if alignfiles.covered(r[a.start_ms], r[a.end_ms], r[SPANS])]
+    if not cues:
+        return
+    first = rows[0]
+    name = alignfiles.file_name(first[s.identifier], first[CATALOG.c.audio_file], first[a.audio_id])
+    entries = []
+    for ext, data in alignfiles.files(name, cues, first[FILE_MS]):
+        path = f"{ALIGNMENTS_DIR}/{first[rel.split]}/{name}.{ext}"
+        store.write_bytes(path, data)
+        entries.append(ReleaseFile(path, release_formats.sha256_hex(data), len(data)))
+    aligned = AlignedFile(
+        name=name,
+        split=first[rel.split],
+        identifier=first[s.identifier],
+        audio_file=first[CATALOG.c.audio_file] or "",
+        audio_id=first[a.audio_id],
+        license=first[s.license],
+        cues=len(cues),
+        words=sum(len(c[a.words] or ()) for c in cues),
+        files=tuple(entries),
+    )
+    yield pa.RecordBatch.from_pylist([dataclasses.asdict(aligned)], schema=ALIGNED_SCHEMA)
 
 
 def _sources(spark: SparkSession, root: str, kept: DataFrame) -> list[card.Source]:
