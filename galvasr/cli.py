@@ -49,6 +49,24 @@ SetOption = Annotated[
 ]
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        print(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Build speech recognition training sets from public audio with subtitles."""
+
+
 @app.command()
 def version() -> None:
     """Print the galvasr version."""
@@ -160,39 +178,59 @@ for _spec in STAGES:
 
 @app.command()
 def sql(
-    query: Annotated[str | None, typer.Argument(help="A Spark SQL query.")] = None,
+    query: Annotated[str | None, typer.Argument(help="A SQL query over the views.")] = None,
     file: Annotated[
         Path | None,
-        typer.Option("--file", "-f", help="Run this .sql file (a path, or a name in sql/)."),
+        typer.Option(
+            "--file", "-f", help="Run this .sql file (a path, or a name in sql/, .sql optional)."
+        ),
     ] = None,
     root: RootOption = "runs/sample",
     release_name: Annotated[
         str | None, typer.Option("--release", help="Release shown by the `release` view.")
     ] = None,
     limit: Annotated[int, typer.Option(help="Print at most this many rows.")] = 1000,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="duckdb (in-process, local run roots), spark, or auto: DuckDB unless the "
+            "root is gs://."
+        ),
+    ] = "auto",
 ) -> None:
     """Query a run root: every table is a view (catalog, ..., segments, release)."""
     import sys
 
     from rich.table import Table as RichTable
 
-    from galvasr.report.sqlviews import read_query, run_sql
-    from galvasr.spark import get_spark
+    from galvasr.report import sqlviews
 
     try:
-        text = read_query(query, file)
+        text = sqlviews.read_query(query, file)
+        kind = sqlviews.engine_for(root, engine)
     except ValueError as e:
         raise typer.BadParameter(str(e)) from None
-    spark = get_spark("galvasr-sql")
-    spark.sparkContext.setLogLevel("ERROR")
-    frame = run_sql(spark, root, text, release_name)
-    rows = frame.limit(limit + 1).collect()
-    table = RichTable(*frame.columns)
-    for row in rows[:limit]:
+    spark = None
+    if kind == "spark":
+        from galvasr.spark import get_spark
+
+        spark = get_spark("galvasr-sql")
+        spark.sparkContext.setLogLevel("ERROR")
+    try:
+        views = sqlviews.open_views(root, release_name, engine=kind, spark=spark)
+        try:
+            result = views.query(text, limit + 1)
+        finally:
+            views.close()
+    except ValueError as e:  # QueryError included: the engine's message, no traceback
+        console.print(f"error: {e}", style="red", markup=False, highlight=False)
+        raise typer.Exit(1) from None
+    table = RichTable(*result.columns)
+    for row in result.rows[:limit]:
         table.add_row(*["NULL" if v is None else str(v) for v in row])
     # Piped output gets room for wide rows instead of rich's 80 columns.
     Console(width=None if sys.stdout.isatty() else 240).print(table)
-    if len(rows) > limit:
+    if len(result.rows) > limit:
         console.print(f"[yellow]more than {limit} rows; showing {limit}[/yellow]")
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,8 @@ class IngestConfig:
 
     The corpus is a folder (local or gs://) holding the catalog, one JSON
     item per line (gzip if its name ends in .gz), and every item's files at
-    ``<items_dir>/<identifier>/<name>``. Ingest records where it found each
+    ``<items_dir>/<identifier>/<name>`` (``items_dir = "."``: at the corpus root,
+    as ``ia download`` lays items out). Ingest records where it found each
     kept file in ``catalog.audio_path``; later stages read that, not this setting.
     """
 
@@ -28,6 +30,14 @@ class IngestConfig:
     max_subtitle_bytes: int = 16 * 1024 * 1024  # larger: rejected as subtitle:too-large
     source_url_template: str = "https://archive.org/details/{identifier}"
     partitions: int = 0  # for the per-item work; 0: Spark's default parallelism
+
+    def __post_init__(self) -> None:
+        # Relative to the corpus root, "." for the root itself (as `ia download` lays items out).
+        parts = self.items_dir.split("/")
+        if self.items_dir.startswith("/") or any(
+            p == ".." or "\\" in p or "\x00" in p for p in parts
+        ):
+            raise ValueError(f"ingest: items_dir {self.items_dir!r} must stay inside the corpus")
 
 
 def _default_bucket_edges_ms() -> tuple[int, ...]:
@@ -222,7 +232,7 @@ class ReleaseConfig:
     """
 
     name: str = "sample"
-    dev_fraction: float = 0.1  # of source items, by hash of the identifier
+    validation_fraction: float = 0.1  # of source items, by hash of the identifier
     test_fraction: float = 0.1
     clean_max_cer: float = 0.1
     dirty_max_cer: float = 0.5  # segments above are rejected (cer-too-high)
@@ -240,8 +250,8 @@ class ReleaseConfig:
     alignment_files: bool = True
 
     def __post_init__(self) -> None:
-        if min(self.dev_fraction, self.test_fraction) < 0 or (
-            self.dev_fraction + self.test_fraction >= 1
+        if min(self.validation_fraction, self.test_fraction) < 0 or (
+            self.validation_fraction + self.test_fraction >= 1
         ):
             raise ValueError("release: dev and test fractions >= 0 and together below 1")
         if not 0 <= self.clean_max_cer <= self.dirty_max_cer:
@@ -264,34 +274,82 @@ class Config:
     release: ReleaseConfig = field(default_factory=ReleaseConfig)
 
 
+class ConfigError(ValueError):
+    """A setting that is unknown, of the wrong type, or out of range: one line naming it."""
+
+
+_TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+
+
+def _describe(value: object) -> str:
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
+
+
+def _typed(value: object, kind: Any, name: str) -> Any:
+    """``value`` as the type ``kind`` of setting ``name``; ConfigError if it is not one.
+
+    An integer is a number (5 for 5.0); nothing else is converted: a boolean
+    is no number, "5" no integer, a list of numbers no string.
+    """
+    origin = typing.get_origin(kind)
+    if origin is tuple:
+        item = typing.get_args(kind)[0]
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"setting {name}: expected a list, got {_describe(value)}")
+        return tuple(_typed(v, item, f"{name}[{i}]") for i, v in enumerate(value))
+    ok = isinstance(value, kind) and not (kind in (int, float) and isinstance(value, bool))
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not ok:
+        raise ConfigError(
+            f"setting {name}: expected {_TYPE_NAMES.get(kind, kind.__name__)}, "
+            f"got {_describe(value)}"
+        )
+    return value
+
+
 def _build(cls: type, values: dict[str, Any], where: str) -> Any:
     known = {f.name: f for f in dataclasses.fields(cls)}
+    types = typing.get_type_hints(cls)
     kwargs: dict[str, Any] = {}
     for key, value in values.items():
         if key not in known:
-            raise ValueError(f"unknown setting {where}{key!r}; known: {', '.join(sorted(known))}")
-        sub = known[key].default_factory
-        if (
-            isinstance(value, dict)
-            and sub is not dataclasses.MISSING
-            and dataclasses.is_dataclass(sub)
-        ):
-            kwargs[key] = _build(sub, value, f"{where}{key}.")
-        elif isinstance(value, list):
-            kwargs[key] = tuple(value)
+            raise ConfigError(f"unknown setting {where}{key!r}; known: {', '.join(sorted(known))}")
+        if dataclasses.is_dataclass(types[key]):
+            if not isinstance(value, dict):
+                raise ConfigError(f"[{key}] must be a table of settings, not {_describe(value)}")
+            kwargs[key] = _build(types[key], value, f"{where}{key}.")
         else:
-            kwargs[key] = value
-    return cls(**kwargs)
+            kwargs[key] = _typed(value, types[key], f"{where}{key}")
+    try:
+        return cls(**kwargs)
+    except ConfigError:
+        raise
+    except ValueError as e:  # a section's own checks: "decode: ..."
+        raise ConfigError(str(e)) from None
 
 
 def load_config(path: Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
-    """The defaults, updated by a TOML file and then by ``overrides`` (same shape)."""
+    """The defaults, updated by a TOML file and then by ``overrides`` (same shape).
+
+    Every setting is checked against its declared type before anything runs:
+    ConfigError (a ValueError) names the first that is unknown, of the wrong
+    type (``--set align.max_segment_s=abc``, a list where a number is
+    expected) or out of range, in one line.
+    """
     values: dict[str, Any] = {}
     if path is not None:
         with open(path, "rb") as f:
-            values = tomllib.load(f)
+            try:
+                values = tomllib.load(f)
+            except tomllib.TOMLDecodeError as e:
+                raise ConfigError(f"config {path}: not TOML: {e}") from None
     for section, settings in (overrides or {}).items():
-        values.setdefault(section, {}).update(settings)
+        current = values.setdefault(section, {})
+        if not isinstance(current, dict) or not isinstance(settings, dict):
+            raise ConfigError(f"[{section}] must be a table of settings, not {_describe(current)}")
+        current.update(settings)
     config: Config = _build(Config, values, "")
     return config
 
@@ -303,7 +361,7 @@ def parse_overrides(assignments: list[str]) -> dict[str, dict[str, Any]]:
         key, sep, raw = item.partition("=")
         section, dot, name = key.strip().partition(".")
         if not sep or not dot or not section or not name:
-            raise ValueError(f"--set {item!r}: expected SECTION.KEY=VALUE")
+            raise ConfigError(f"--set {item!r}: expected SECTION.KEY=VALUE")
         try:
             value = tomllib.loads(f"v = {raw}")["v"]
         except tomllib.TOMLDecodeError:

@@ -38,10 +38,12 @@ status AS (
 )
 SELECT status, count(*) AS files FROM status GROUP BY status
 UNION ALL
-SELECT 'not in catalog: refused at ingest' AS status,
-       count(DISTINCT coalesce(identifier, ''),
-                      coalesce(file_name, concat('catalog line ', line_number))) AS files
-FROM rejects
-WHERE stage = 'ingest' AND cue_index IS NULL
-  AND (audio_id IS NULL OR audio_id NOT IN (SELECT audio_id FROM catalog))
+SELECT 'not in catalog: refused at ingest' AS status, count(*) AS files
+FROM (
+  SELECT DISTINCT coalesce(identifier, '') AS identifier,
+         coalesce(file_name, concat('catalog line ', CAST(line_number AS STRING))) AS file
+  FROM rejects
+  WHERE stage = 'ingest' AND cue_index IS NULL
+    AND (audio_id IS NULL OR audio_id NOT IN (SELECT audio_id FROM catalog))
+) refused
 ORDER BY status

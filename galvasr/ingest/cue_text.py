@@ -75,7 +75,10 @@ def _clean_once(text: str) -> str:
     text = _TAG.sub("", text)
     text = _remove_bracketed(text)
     text = _remove_invisible(text)
-    lines: list[str] = []
+    # Each line as its pieces: a line joined to the next at a hyphen grows by
+    # appending, and only its last two characters are looked at, so a cue of
+    # thousands of hyphenated lines costs no more than their length.
+    lines: list[list[str]] = []
     for line in text.splitlines():
         if any(ch in MUSIC_NOTES for ch in line):
             continue
@@ -85,11 +88,11 @@ def _clean_once(text: str) -> str:
         if not line:
             continue
         # "God-" at the end of a line and "ward" on the next are one word.
-        if lines and _HYPHEN_BREAK.search(lines[-1]) and line[0].isalpha():
-            lines[-1] += line
+        if lines and _HYPHEN_BREAK.search(lines[-1][-1][-2:]) and line[0].isalpha():
+            lines[-1].append(line)
         else:
-            lines.append(line)
-    return _WHITESPACE.sub(" ", " ".join(lines)).strip()
+            lines.append([line])
+    return _WHITESPACE.sub(" ", " ".join("".join(pieces) for pieces in lines)).strip()
 
 
 def _remove_bracketed(text: str) -> str:

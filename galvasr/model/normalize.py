@@ -46,7 +46,10 @@ _QUOTES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'", "´": "'"}
 
 _NUM = r"\d+(?:,\d{3})*(?:\.\d+)?"
 _CURRENCY = re.compile(r"([$£€¥])\s?(" + _NUM + r")")
-_PERCENT = re.compile(r"(" + _NUM + r")\s?%")
+# Not from inside a digit run, nor from a group of a longer "1,000,000,...": each
+# such try would scan to the run's end again (quadratic in a long run), and
+# can only match where the try from the run's first digit already did.
+_PERCENT = re.compile(r"(?<!\d)(?!(?<=\d,)\d{3},)(" + _NUM + r")\s?%")
 _ORDINAL = re.compile(r"\b(\d+)(?:st|nd|rd|th)\b", re.IGNORECASE)
 _NUMBER = re.compile(_NUM)
 _WORD_BREAKS = re.compile(r"[-‐‑‒–—―_/\\|~]")

@@ -10,7 +10,7 @@ segments is kept when all of its pieces were released.
   them (not the subtitle's own times), with their text as the subtitle has
   it (markup removed). Cues are in start order; blank lines inside a cue are
   dropped (a blank line ends a cue) and ``-->`` becomes ``->`` (it would
-  start a timing line); WebVTT escapes ``&``, ``<`` and ``>``.
+  start a timing line); WebVTT escapes ``&`` and ``<``, as its syntax requires.
 - ``.ctm``: one line per word of the kept cues,
   ``<name> 1 <start s> <duration s> <word> <confidence>``; the word is in the
   acoustic model's alphabet (``words.word``), the confidence is
@@ -150,7 +150,7 @@ def srt(cues: Sequence[Row]) -> bytes:
 
 
 def _vtt_escape(line: str) -> str:
-    return line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return line.replace("&", "&amp;").replace("<", "&lt;")
 
 
 def webvtt(cues: Sequence[Row]) -> bytes:

@@ -152,7 +152,7 @@ def dataset_card(fig: ReleaseFigures, config: Mapping[str, Any]) -> str:
         "Splits are by source: a source item goes to `test` or `validation` when the first "
         "52 bits of the SHA-256 of its identifier, as a fraction of 2^52, fall below "
         f"{md(config['test_fraction'])} (test) or below "
-        f"{md(config['test_fraction'] + config['dev_fraction'])} (validation); every other "
+        f"{md(config['test_fraction'] + config['validation_fraction'])} (validation); every other "
         "source is in `train`. No source is in two splits.",
         "",
     ]

@@ -18,6 +18,9 @@ Per segment, in this order (the first that applies is its fate):
 5. otherwise released, in split :func:`split_of` its identifier and subset
    :func:`subset_of` its CER and license.
 
+A segment whose rules raise what none foresaw (a FLAC that does not decode)
+is rejected alone, as ``internal:<ExceptionType>`` (:func:`judge`).
+
 The folder holds, for each (subset, split) with segments, shards in each
 configured format (see :mod:`galvasr.release.formats`; their rows are
 :class:`galvasr.schemas.ReleaseRow`) and in Lhotse Shar (``lhotse_shar``);
@@ -69,6 +72,7 @@ from galvasr.schemas import (
     Str,
     arrow_schema,
     spark_schema,
+    unforeseen,
 )
 from galvasr.storage import Store, open_store
 from galvasr.tables import read_table, reject_frame, write_table
@@ -118,7 +122,6 @@ def split_of(identifier: str, validation_fraction: float, test_fraction: float) 
     The first 13 hex digits of the identifier's SHA-256 as a fraction of 2^52:
     below ``test_fraction`` is test, below ``test_fraction + validation_fraction``
     validation, the rest train. :func:`split_column` is the same rule in Spark.
-    (The config calls the validation fraction ``dev_fraction``.)
     """
     u = int(hashlib.sha256(identifier.encode()).hexdigest()[:13], 16) / 2**52
     if u < test_fraction:
@@ -156,6 +159,22 @@ def verdict(
     if not cer <= config.dirty_max_cer:  # NaN lands here too
         return "cer-too-high", f"cer {cer:.4g} > {config.dirty_max_cer:.4g}", None
     return None, None, subset_of(cer, license, config)
+
+
+def judge(
+    license: str, score: float, cer: float, flac: bytes | None, config: ReleaseConfig
+) -> tuple[str | None, str | None, str | None, str | None]:
+    """(reason, detail, subset, PCM hash) of a segment: :func:`verdict`, and
+    :func:`pcm_sha256` of ``flac`` where it is given.
+
+    What no rule foresaw (a FLAC that does not decode) rejects this segment
+    alone, as ``internal:<ExceptionType>`` (:func:`galvasr.schemas.unforeseen`).
+    """
+    try:
+        reason, detail, subset = verdict(license, score, cer, config)
+        return reason, detail, subset, None if flac is None else pcm_sha256(flac)
+    except Exception as e:
+        return (*unforeseen(e), None, None)
 
 
 def pcm_sha256(flac: bytes) -> str:
@@ -199,9 +218,10 @@ def _decisions(segments: DataFrame, cfg: ReleaseConfig) -> DataFrame:
 
     c, rej, rel = SEGMENTS.c, REJECTS.c, RELEASE.c
     verdict_type = T.StructType(
-        [T.StructField(n, T.StringType()) for n in (rej.reason, rej.detail, rel.subset)]
+        [T.StructField(n, T.StringType()) for n in (rej.reason, rej.detail, rel.subset, PCM_SHA256)]
     )
-    judge = F.udf(lambda lic, score, cer: verdict(lic, score, cer, cfg), verdict_type)
+    judge_udf = F.udf(lambda lic, score, cer, flac: judge(lic, score, cer, flac, cfg), verdict_type)
+    flac = F.col(c.flac) if cfg.drop_duplicate_audio else F.lit(None).cast("binary")
     judged = segments.select(
         c.segment_id,
         c.audio_id,
@@ -211,15 +231,8 @@ def _decisions(segments: DataFrame, cfg: ReleaseConfig) -> DataFrame:
         c.end_ms,
         c.duration_ms,
         F.length(c.flac).alias(FLAC_BYTES),
-        judge(c.license, c.score, c.cer).alias("v"),
-        (
-            F.udf(lambda b: pcm_sha256(b), T.StringType())(c.flac)
-            if cfg.drop_duplicate_audio
-            else F.lit(None)
-        )
-        .cast("string")
-        .alias(PCM_SHA256),
-    ).select("*", "v.*")
+        judge_udf(c.license, c.score, c.cer, flac).alias("v"),
+    ).select("*", *[f"v.{n}" for n in (PCM_SHA256, rej.reason, rej.detail, rel.subset)])
     if cfg.drop_duplicate_audio:
         # Among segments that passed rules 1-3, the first of each PCM hash stays.
         kept = F.when(F.col(rej.reason).isNull(), F.col(c.segment_id))
@@ -232,7 +245,7 @@ def _decisions(segments: DataFrame, cfg: ReleaseConfig) -> DataFrame:
             .otherwise(F.col(rej.detail))
             .alias(rej.detail),
         )
-    split = split_column(F.col(c.identifier), cfg.dev_fraction, cfg.test_fraction)
+    split = split_column(F.col(c.identifier), cfg.validation_fraction, cfg.test_fraction)
     return judged.drop("v").withColumn(rel.split, split)
 
 

@@ -1,7 +1,8 @@
 """``galvasr report``: one HTML page with plots of what a run did.
 
 The figures come from the run root's tables through the same views and
-``sql/`` queries that ``galvasr sql`` runs, plus the run log
+``sql/`` queries that ``galvasr sql`` runs (DuckDB for a local run root,
+Spark for a gs:// one), plus the run log
 (:mod:`galvasr.runlog`); the page is written to ``<root>/report/index.html``
 with one PNG per plot beside it. Every number shown is also in a table under
 its plot. Text from the tables (reasons, identifiers, release names) is
@@ -51,32 +52,48 @@ class Figures:
     stages: list[runlog.StageRecord] = field(default_factory=list)
 
 
-def _query(spark: SparkSession, name: str) -> list[Any]:
-    return spark.sql(sqlviews.read_query(file=sqlviews.SQL_DIR / f"{name}.sql")).collect()
+def _query(views: sqlviews.Views, name: str) -> list[dict[str, Any]]:
+    return views.query(sqlviews.read_query(file=sqlviews.SQL_DIR / f"{name}.sql")).dicts()
 
 
-def collect_figures(spark: SparkSession, root: str, release_name: str | None = None) -> Figures:
-    """Every figure of the report, from the tables under ``root``."""
-    name = sqlviews.register_views(spark, root, release_name)
-    fig = Figures(root=root, release=name)
+def collect_figures(
+    spark: SparkSession | None,
+    root: str,
+    release_name: str | None = None,
+    engine: str = "auto",
+) -> Figures:
+    """Every figure of the report, from the tables under ``root``.
+
+    The queries run in DuckDB for a local run root, in ``spark`` for a gs://
+    one (``engine``: see :func:`galvasr.report.sqlviews.open_views`).
+    """
+    views = sqlviews.open_views(root, release_name, engine=engine, spark=spark)
+    try:
+        return _figures(views, root)
+    finally:
+        views.close()
+
+
+def _figures(views: sqlviews.Views, root: str) -> Figures:
+    fig = Figures(root=root, release=views.release)
     fig.funnel = [
         Step(r["step"], r["files"], float("nan") if r["hours"] is None else float(r["hours"]))
-        for r in _query(spark, "funnel")
+        for r in _query(views, "funnel")
     ]
     fig.rejects = [
-        (r["stage"], r["reason"], r["rows"]) for r in _query(spark, "rejects_by_stage_reason")
+        (r["stage"], r["reason"], r["rows"]) for r in _query(views, "rejects_by_stage_reason")
     ]
     fig.durations = [
         (float(r["seconds_from"]), r["segments"])
-        for r in _query(spark, "segment_duration_histogram")
+        for r in _query(views, "segment_duration_histogram")
     ]
     fig.scores = [
-        (float(r["score_from"]), r["cues"]) for r in _query(spark, "alignment_score_histogram")
+        (float(r["score_from"]), r["cues"]) for r in _query(views, "alignment_score_histogram")
     ]
-    fig.cers = [(float(r["cer_from"]), r["cues"]) for r in _query(spark, "cer_histogram")]
+    fig.cers = [(float(r["cer_from"]), r["cues"]) for r in _query(views, "cer_histogram")]
     fig.buckets = [
         (r["bucket"], float(r["bucket_seconds"]), r["windows"], float(r["padding_fraction"]))
-        for r in _query(spark, "bucket_occupancy")
+        for r in _query(views, "bucket_occupancy")
     ]
     fig.stages = runlog.read_stages(root)  # in the order they started
     return fig
@@ -281,10 +298,17 @@ def render_html(fig: Figures) -> str:
 
 
 def write_report(
-    spark: SparkSession, root: str, out: str | None = None, release_name: str | None = None
+    spark: SparkSession | None,
+    root: str,
+    out: str | None = None,
+    release_name: str | None = None,
+    engine: str = "auto",
 ) -> str:
-    """Write the report of ``root`` to ``out`` (default ``<root>/report``); returns the page."""
-    fig = collect_figures(spark, root, release_name)
+    """Write the report of ``root`` to ``out`` (default ``<root>/report``); returns the page.
+
+    ``spark`` is needed only where the queries run in Spark (a gs:// root).
+    """
+    fig = collect_figures(spark, root, release_name, engine)
     out = out or runroot.join(root, runroot.REPORT_DIR)
     store = open_store(out)
     for name, data in plots(fig).items():
@@ -295,8 +319,9 @@ def write_report(
 
 def run(ctx: StageContext) -> Summary:
     """The registry's entry: the run's HTML report (``--out``, default ``<root>/report``)."""
+    spark = ctx.spark if sqlviews.engine_for(ctx.root) == "spark" else None
     url = write_report(
-        ctx.spark,
+        spark,
         ctx.root,
         ctx.options.get("out"),
         release_name=ctx.options.get("release_name") or ctx.config.release.name,

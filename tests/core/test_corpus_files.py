@@ -269,3 +269,21 @@ def test_open_corpus_picks_the_kind_of_store(tmp_path: Path):
     assert isinstance(open_corpus(str(tmp_path)), LocalCorpus)
     assert isinstance(open_corpus(f"file://{tmp_path}"), LocalCorpus)
     assert corpus_files.checked("items/a/x.mp3") == "items/a/x.mp3"
+
+
+def test_folder_links_that_loop_neither_hang_nor_escape(tmp_path: Path):
+    """A folder linked to itself or to its parent: the walk never follows it, and a
+    path through it resolves to the real file inside the corpus (or to nothing)."""
+    corpus = _plain_corpus(tmp_path / "corpus")
+    os.symlink(".", corpus / "items" / "a" / "again")
+    os.symlink("..", corpus / "items" / "a" / "up")
+    os.symlink("../../..", corpus / "items" / "a" / "out")
+    fingerprint = _within(30, lambda: corpus_fingerprint(str(corpus)))
+    assert len(fingerprint) == 64
+    files = LocalCorpus(str(corpus))
+    assert files.size("items/a/again/again/again/x.mp3") == 500
+    assert files.size("items/a/up/a/x.mp3") == 500
+    assert files.size("items/a/out/corpus/items/a/x.mp3") == 500  # out and back in
+    (tmp_path / "secret.mp3").write_bytes(b"secret")
+    with pytest.raises(UnsafePath):
+        files.size("items/a/out/secret.mp3")

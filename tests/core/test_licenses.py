@@ -74,6 +74,15 @@ REFUSED = [
     ("cc-by", "license:unknown"),
     (["http://creativecommons.org/licenses/by/3.0/"], "license:unknown"),
     (3, "license:unknown"),
+    # Only http and https (or no scheme) name a license page.
+    ("javascript://creativecommons.org/licenses/by/4.0/", "license:unknown"),
+    ("ftp://creativecommons.org/licenses/by/4.0/", "license:unknown"),
+    ("data://creativecommons.org/licenses/by/4.0/", "license:unknown"),
+    ("file://creativecommons.org/licenses/by/4.0/", "license:unknown"),
+    ("javascript:alert(1)//creativecommons.org/licenses/by/4.0/", "license:unknown"),
+    # A component with a trailing newline is no jurisdiction or language page.
+    ("http://creativecommons.org/licenses/by/3.0/us\n/", "license:unknown"),
+    ("http://creativecommons.org/licenses/by/3.0/deed.en\n/", "license:unknown"),
 ]
 
 

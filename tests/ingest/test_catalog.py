@@ -109,6 +109,25 @@ def test_safe_names(name):
     assert item_path("items", "ident", name) == f"items/ident/{name}"
 
 
+@pytest.mark.parametrize(
+    ("items_dir", "path"),
+    [(".", "ident/a.mp3"), ("", "ident/a.mp3"), ("./", "ident/a.mp3"),
+     ("media/", "media/ident/a.mp3"), ("./a/b", "a/b/ident/a.mp3")],
+)  # fmt: skip
+def test_items_may_lie_at_the_corpus_root(items_dir, path):
+    """``ia download`` puts each item's folder at the root: items_dir ".", no "./" in paths."""
+    assert item_path(items_dir, "ident", "a.mp3") == path
+
+
+@pytest.mark.parametrize("identifier", ["ident\n", "ident\r", "\nident", "a/b", "..", ".a"])
+def test_identifiers_are_matched_whole(identifier):
+    """'$' of re.match also matches before a trailing newline: identifiers are fullmatched."""
+    with pytest.raises(ValueError):
+        item_path("items", identifier, "a.mp3")
+    parsed = parse_catalog_line(1, json.dumps({"metadata": {"identifier": identifier}}))
+    assert getattr(parsed, "reason", None) == "catalog:unsafe-path"
+
+
 def test_kind_of():
     assert kind_of("A.MP3") == "audio"
     assert kind_of("x.flac") == "audio"

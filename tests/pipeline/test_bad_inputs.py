@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import struct
 from pathlib import Path
 
 import av
@@ -16,6 +17,7 @@ from rich.console import Console
 
 from galvasr import schemas
 from galvasr.config import load_config
+from galvasr.ingest.subtitles import decode_text
 from galvasr.pipeline import run_pipeline
 from galvasr.tables import read_table
 from tests.run_fixtures import RUN_SETTINGS, SAMPLE
@@ -26,13 +28,24 @@ LICENSE = "https://creativecommons.org/licenses/by/4.0/"
 GOOD = SAMPLE / "items" / "thessalonians-phone-recording"
 
 
-def _item(identifier: str, files: list[tuple[str, str]]) -> str:
+def _item(identifier: str, files: list[tuple[str, str]], license_url: str = LICENSE) -> str:
     return json.dumps(
         {
-            "metadata": {"identifier": identifier, "title": identifier, "licenseurl": LICENSE},
+            "metadata": {"identifier": identifier, "title": identifier, "licenseurl": license_url},
             "files": [{"name": name, "format": fmt} for name, fmt in files],
         }
     )
+
+
+def _wav_of_unknown_codec(pcm: bytes, rate: int = 16_000) -> bytes:
+    """A WAV whose format tag (0x1234) no FFmpeg decoder knows."""
+    fmt = struct.pack("<HHIIHH", 0x1234, 1, rate, rate * 2, 2, 16)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt
+    body += b"data" + struct.pack("<I", len(pcm)) + pcm
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+HUGE_NUMBER = "7" * 5_000  # past Python's 4,300-digit limit for int(str)
 
 
 def _video_only_mp4(path: Path) -> None:
@@ -114,6 +127,21 @@ def bad_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
         make(items / identifier / "a.mp3")
         (items / identifier / "a.srt").write_bytes(srt)
         lines.append(_item(identifier, [("a.mp3", "MP3"), ("a.srt", "SubRip")]))
+    # Issue 18: a codec FFmpeg does not know; a cue with a number of 5,000 digits;
+    # an item whose names climb out and whose folder does not exist; an identifier
+    # ending in a newline; a license URL of another scheme.
+    tone = (np.sin(np.arange(32_000) / 5) * 8000).astype("<i2").tobytes()
+    add("unknown-codec", {"a.wav": _wav_of_unknown_codec(tone), "a.srt": srt}, ["WAVE", "SubRip"])
+    cue = f"\n\n99\n00:00:05,000 --> 00:00:06,000\nAll {HUGE_NUMBER} of them.\n"
+    big = (decode_text(srt)[0].rstrip("\n") + cue).encode()  # this SRT is UTF-16
+    add("big-number", {"a.wav": wav, "a.srt": big}, ["WAVE", "SubRip"])
+    lines.append(_item("no-media", [("../../../etc/passwd", "Text"), ("../up/x.txt", "Text")]))
+    lines.append(_item("newline\n", [("a.mp3", "MP3"), ("a.srt", "SubRip")]))
+    (items / "js-license").mkdir(parents=True)
+    (items / "js-license" / "a.wav").write_bytes(wav)
+    (items / "js-license" / "a.srt").write_bytes(srt)
+    lines.append(_item("js-license", [("a.wav", "WAVE"), ("a.srt", "SubRip")],
+                       "javascript://creativecommons.org/licenses/by/4.0/"))  # fmt: skip
     os.symlink("nowhere", root / "dangling")
     os.symlink("loop", root / "loop")
     os.mkfifo(root / "stray.fifo")
@@ -159,6 +187,10 @@ def test_malformed_catalog_line_is_rejected_with_its_line_number(spark, bad_run:
         ("fifo", "audio:missing"),
         ("loop", "audio:unreadable"),
         ("passwd", "catalog:unsafe-path"),
+        ("unknown-codec", "audio:undecodable"),
+        ("no-media", "catalog:no-media"),
+        ("newline\n", "catalog:unsafe-path"),
+        ("js-license", "license:unknown"),
     ],
 )
 def test_bad_file_is_rejected_with_a_readable_reason(spark, bad_run, identifier, reason):
@@ -202,3 +234,38 @@ def test_every_catalog_file_is_accounted_for(spark, bad_run: Path, bad_corpus: P
     rejected = {r.audio_id for r in _rejects(spark, bad_run) if r.stage == "decode"}
     assert set(catalog) == decoded | rejected
     assert not decoded & rejected
+
+
+def test_every_catalog_line_ends_in_catalog_or_rejects(spark, bad_run: Path, bad_corpus: Path):
+    """Issue 18: no line vanishes, not even an item with no file to pair."""
+    kept = {r["identifier"] for r in read_table(spark, str(bad_run), schemas.CATALOG).collect()}
+    rejected_lines = {
+        r.line_number for r in _rejects(spark, bad_run) if r.stage == "ingest" and r.line_number
+    }
+    for number, line in enumerate((bad_corpus / "catalog.jsonl").read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            identifier = json.loads(line)["metadata"]["identifier"]
+        except ValueError:
+            identifier = None
+        assert identifier in kept or number in rejected_lines, (number, line[:80])
+
+
+def test_no_input_here_needed_the_last_resort(spark, bad_run: Path):
+    """Every bad input above has a rule: none is refused as internal:<ExceptionType>."""
+    internal = [r for r in _rejects(spark, bad_run) if r.reason.startswith("internal:")]
+    assert not internal, internal
+
+
+def test_a_cue_with_a_huge_number_does_not_stop_align(spark, bad_run: Path):
+    catalog = read_table(spark, str(bad_run), schemas.CATALOG)
+    audio_id = catalog.where("identifier = 'big-number'").collect()[0]["audio_id"]
+    cues = read_table(spark, str(bad_run), schemas.TRANSCRIPTS).where(f"audio_id = {audio_id}")
+    huge = [r["cue_index"] for r in cues.collect() if HUGE_NUMBER in r["text"]]
+    assert len(huge) == 1
+    aligned = read_table(spark, str(bad_run), schemas.ALIGNMENTS).where(f"audio_id = {audio_id}")
+    fates = {r["cue_index"] for r in aligned.collect()} | {
+        r.cue_index for r in _rejects(spark, bad_run) if r.audio_id == audio_id
+    }
+    assert huge[0] in fates

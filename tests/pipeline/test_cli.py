@@ -96,3 +96,57 @@ def test_release_prints_its_summary(mini_run: Path, tmp_path: Path) -> None:
     assert (root / "release" / "cli-check" / "SHA256SUMS").exists()
     assert isinstance(summary["segments"], int) and summary["segments"] > 0
     assert {"hours", "sources", "files", "rejected"} <= set(summary)
+    # On real alignments: Lhotse Shar and the alignment files, read by their own readers.
+    from lhotse import CutSet
+    from praatio import textgrid
+
+    release = root / "release" / "cli-check"
+    cuts = [c for d in sorted((release / "lhotse").glob("*/*")) for c in CutSet.from_shar(in_dir=d)]
+    assert len(cuts) == summary["segments"]
+    assert all(c.supervisions[0].alignment["word"] for c in cuts)
+    lines = (release / "alignments" / "index.jsonl").read_text().splitlines()
+    index = [json.loads(line) for line in lines]
+    assert index and sum(entry["cues"] for entry in index) >= len(cuts)
+    for entry in index:
+        base = release / "alignments" / entry["split"] / entry["name"]
+        tg = textgrid.openTextgrid(f"{base}.TextGrid", includeEmptyIntervals=False)
+        assert len(tg.getTier("cues").entries) <= entry["cues"]
+        assert len(tg.getTier("words").entries) <= entry["words"]
+    # `galvasr sql` reads the release back (DuckDB) as the release's own figures say
+    result = CliRunner().invoke(
+        app, ["sql", "--root", str(root), "--release", "cli-check", "SELECT count(*) FROM release"]
+    )
+    assert result.exit_code == 0 and str(summary["segments"]) in result.stdout
+
+
+def test_version_flag() -> None:
+    from galvasr import __version__
+
+    for args in (["--version"], ["version"]):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0 and result.stdout.strip() == __version__
+
+
+def test_sql_runs_a_shipped_query_by_name_without_spark(tmp_path: Path) -> None:
+    """`-f audit_catalog` (no .sql) on a run root with nothing yet: DuckDB, empty tables."""
+    result = CliRunner().invoke(app, ["sql", "--root", str(tmp_path), "-f", "audit_catalog"])
+    assert result.exit_code == 0, result.output
+    assert "status" in result.stdout and "not in catalog: refused at ingest" in result.stdout
+    result = CliRunner().invoke(app, ["sql", "--root", str(tmp_path), "SELECT 40 + 2 AS answer"])
+    assert result.exit_code == 0 and "42" in result.stdout
+
+
+def test_sql_errors_are_one_message_not_a_traceback(tmp_path: Path) -> None:
+    root = str(tmp_path)
+    cases = [
+        (["sql", "--root", root, "-f", "no_such_query"], "no query file 'no_such_query'"),
+        (["sql", "--root", root, "SELECT nope FROM segments"], "nope"),
+        (["sql", "--root", root, "SELEC 1"], "syntax error"),
+        (["sql", "--root", "gs://b/r", "--engine", "duckdb", "SELECT 1"], "local run roots"),
+    ]
+    for args, message in cases:
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code != 0, args
+        assert message in result.output, (args, result.output)
+        assert "Traceback" not in result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit), args

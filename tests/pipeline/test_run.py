@@ -50,7 +50,7 @@ def test_a_changed_setting_reruns_its_stage_and_those_after(mini_corpus, mini_ru
 
     root = tmp_path / "changed"
     shutil.copytree(mini_run, root)
-    changed = load_config(None, {**RUN_SETTINGS, "release": {"dev_fraction": 0.2}})
+    changed = load_config(None, {**RUN_SETTINGS, "release": {"validation_fraction": 0.2}})
     summaries = run_pipeline(mini_corpus, root, Console(quiet=True), config=changed)
     skipped = [s for s in STAGES if summaries[s].get("skipped")]
     assert skipped == ["ingest", "decode", "infer", "align"]

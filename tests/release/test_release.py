@@ -8,6 +8,7 @@ import io
 import json
 import math
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ import soundfile as sf
 from galvasr import registry, runlog, runroot
 from galvasr.config import ReleaseConfig, load_config
 from galvasr.context import StageContext
+from galvasr.release import alignfiles
 from galvasr.release import formats as release_formats
 from galvasr.release import stage as release
 from galvasr.schemas import REJECTS
@@ -26,7 +28,12 @@ from tests.fake_run import FakeRun
 
 # With these fractions the fake run's items land in all three splits; with
 # this shard size, train/clean (five segments) takes more than one shard.
-SETTINGS = {"name": "t", "dev_fraction": 0.2, "test_fraction": 0.3, "shard_target_bytes": 150_000}
+SETTINGS = {
+    "name": "t",
+    "validation_fraction": 0.2,
+    "test_fraction": 0.3,
+    "shard_target_bytes": 150_000,
+}
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +57,7 @@ def _expected(run: FakeRun) -> dict[int, tuple[str, str]]:
     for s in run.segments:
         if s.cer > cfg.dirty_max_cer or s.segment_id in run.duplicate_of:
             continue
-        split = release.split_of(s.identifier, cfg.dev_fraction, cfg.test_fraction)
+        split = release.split_of(s.identifier, cfg.validation_fraction, cfg.test_fraction)
         out[s.segment_id] = (split, release.subset_of(s.cer, s.license, cfg))
     return out
 
@@ -66,8 +73,8 @@ def test_split_rule_is_the_same_in_python_and_spark(spark):
     split = release.split_column(F.col("identifier"), 0.1, 0.2)
     got = {r[0]: r[1] for r in df.select("identifier", split).collect()}
     assert got == {i: release.split_of(i, 0.1, 0.2) for i in ids}
-    counts = {s: list(got.values()).count(s) for s in ("train", "dev", "test")}
-    assert 30 < counts["test"] < 95 and 10 < counts["dev"] < 55  # about 20 % and 10 %
+    counts = {s: list(got.values()).count(s) for s in ("train", "validation", "test")}
+    assert 30 < counts["test"] < 95 and 10 < counts["validation"] < 55  # about 20 % and 10 %
 
 
 def test_verdict_and_subsets():
@@ -130,7 +137,7 @@ def test_parquet_loads_with_datasets(run, built, tmp_path, monkeypatch):
     for subset in ("clean", "dirty", "clean_sa", "dirty_sa"):
         files = {
             split: sorted(glob.glob(str(root / "parquet" / subset / f"{split}-*.parquet")))
-            for split in ("train", "dev", "test")
+            for split in ("train", "validation", "test")
         }
         files = {k: v for k, v in files.items() if v}
         if not files:
@@ -196,7 +203,7 @@ def test_no_source_in_two_splits(built, run):
         ident = next(s.identifier for s in run.segments if s.segment_id == sid)
         splits.setdefault(ident, set()).add(split)
     assert all(len(v) == 1 for v in splits.values())
-    assert {s for v in splits.values() for s in v} == {"train", "dev", "test"}
+    assert {s for v in splits.values() for s in v} == {"train", "validation", "test"}
 
 
 def test_card_states_the_figures(run, built):
@@ -207,7 +214,7 @@ def test_card_states_the_figures(run, built):
     sources = {by_id[i].identifier for i in expected}
     assert f"**{len(expected)}** segments, **{total_ms / 3.6e6:.3f}** hours" in text
     assert f"from **{len(sources)}** sources" in text
-    for split in ("train", "dev", "test"):
+    for split in ("train", "validation", "test"):
         ids = [i for i, (s, _) in expected.items() if s == split]
         ms = sum(by_id[i].duration_ms for i in ids)
         n_src = len({by_id[i].identifier for i in ids})
@@ -283,3 +290,245 @@ def test_shards_are_numbered_without_gaps(built):
         assert len(shards) == 2, fmt
     parquet = sorted(p for p in paths if p.startswith("parquet/clean/train-"))
     assert parquet == [f"parquet/clean/train-{k:05d}-of-00002.parquet" for k in range(2)]
+
+
+def test_parquet_split_names_are_hugging_faces(built):
+    splits = {Path(p).name.split("-")[0] for p, _ in built.files if p.startswith("parquet/")}
+    assert splits == {"train", "validation", "test"}
+    assert "- split: validation" in (_dir(built) / "README.md").read_text()
+
+
+# ------------------------------------------------------------ Lhotse Shar
+
+
+def test_lhotse_shar_loads_with_lhotse(run, built):
+    from lhotse import CutSet
+    from lhotse.qa import validate
+
+    root = _dir(built)
+    by_id = {s.segment_id: s for s in run.segments}
+    seen = {}
+    folders = sorted(p for p in (root / "lhotse").glob("*/*") if p.is_dir())
+    assert folders
+    for folder in folders:
+        subset, split = folder.parent.name, folder.name
+        for cut in CutSet.from_shar(in_dir=folder):
+            validate(cut, read_data=True)
+            (sup,) = cut.supervisions
+            seg = by_id[sup.custom["segment_id"]]
+            assert cut.id == release_formats.segment_key(seg.segment_id)
+            audio = cut.load_audio()
+            want, _ = sf.read(io.BytesIO(seg.flac), dtype="float32")
+            assert audio.shape == (1, seg.duration_ms * 16) and cut.sampling_rate == 16000
+            np.testing.assert_allclose(audio[0], want, atol=1e-4)
+            assert cut.duration == sup.duration == seg.duration_ms / 1000
+            assert sup.text == seg.text and sup.custom["text_normalized"] == seg.text_normalized
+            assert (sup.custom["split"], sup.custom["subset"]) == (split, subset)
+            words = sup.alignment["word"]
+            assert [w.symbol for w in words] == [w.word for w in seg.words] != []
+            for got, w in zip(words, seg.words, strict=True):
+                assert round(got.start * 1000) == w.start_ms
+                assert round((got.start + got.duration) * 1000) == w.end_ms
+                assert got.score == pytest.approx(w.score)
+            seen[seg.segment_id] = (split, subset)
+    assert seen == _expected(run)
+
+
+# ---------------------------------------------------- alignment files
+
+
+def _released_spans(run: FakeRun) -> dict[int, list[tuple[int, int]]]:
+    by_id = {s.segment_id: s for s in run.segments}
+    spans: dict[int, list[tuple[int, int]]] = {}
+    for sid in _expected(run):
+        seg = by_id[sid]
+        spans.setdefault(seg.audio_id, []).append((seg.start_ms, seg.end_ms))
+    return spans
+
+
+def _kept_cues(run: FakeRun) -> dict[int, list]:
+    """audio_id -> its alignment rows that lie inside a released segment, in time order."""
+    spans = _released_spans(run)
+    kept: dict[int, list] = {}
+    for a in run.alignments:
+        if any(s <= a.start_ms and a.end_ms <= e for s, e in spans.get(a.audio_id, ())):
+            kept.setdefault(a.audio_id, []).append(a)
+    return {k: sorted(v, key=lambda a: a.start_ms) for k, v in kept.items()}
+
+
+def _index(built) -> dict[int, dict]:
+    lines = (_dir(built) / "alignments" / "index.jsonl").read_text().splitlines()
+    return {entry["audio_id"]: entry for entry in map(json.loads, lines)}
+
+
+def _alignment_file(built, entry: dict, ext: str) -> Path:
+    path = _dir(built) / "alignments" / entry["split"] / f"{entry['name']}.{ext}"
+    assert path.is_file(), path
+    return path
+
+
+def test_alignment_index_names_every_file_with_released_cues(run, built):
+    index = _index(built)
+    kept = _kept_cues(run)
+    assert set(index) == set(kept)
+    catalog = {c.audio_id: c for c in run.catalog}
+    expected = _expected(run)
+    split_of_file = {
+        s.audio_id: expected[s.segment_id][0] for s in run.segments if s.segment_id in expected
+    }
+    for audio_id, entry in index.items():
+        c = catalog[audio_id]
+        assert (entry["identifier"], entry["audio_file"], entry["license"]) == (
+            c.identifier,
+            c.audio_file,
+            c.license,
+        )
+        assert entry["split"] == split_of_file[audio_id]
+        assert entry["cues"] == len(kept[audio_id])
+        assert entry["words"] == sum(len(a.words) for a in kept[audio_id])
+        assert entry["name"] == alignfiles.file_name(c.identifier, c.audio_file, audio_id)
+        assert sorted(f["path"] for f in entry["files"]) == sorted(
+            f"alignments/{entry['split']}/{entry['name']}.{ext}" for ext in alignfiles.EXTENSIONS
+        )
+
+
+@pytest.mark.parametrize("ext", ["srt", "vtt"])
+def test_subtitles_are_retimed_to_the_alignments(run, built, ext):
+    import pysubs2
+
+    transcripts = {(t.audio_id, t.cue_index): t for t in run.transcripts}
+    for audio_id, entry in _index(built).items():
+        subs = pysubs2.load(str(_alignment_file(built, entry, ext)), format_=ext)
+        got = [(e.start, e.end, e.plaintext) for e in subs]
+        cues = _kept_cues(run)[audio_id]
+        assert got == [(a.start_ms, a.end_ms, a.text) for a in cues]
+        # the times are the aligner's, not the subtitle file's
+        t = transcripts[(audio_id, cues[0].cue_index)]
+        assert got[0][:2] != (t.start_ms, t.end_ms)
+
+
+def test_ctm_lists_the_words_of_released_cues(run, built):
+    for audio_id, entry in _index(built).items():
+        rows = [
+            line.split() for line in _alignment_file(built, entry, "ctm").read_text().splitlines()
+        ]
+        words = [w for a in _kept_cues(run)[audio_id] for w in a.words]
+        assert len(rows) == len(words)
+        for fields, w in zip(rows, words, strict=True):
+            name, channel, start, duration, token, conf = fields
+            assert (name, channel, token) == (entry["name"], "1", w.word)
+            assert round(float(start) * 1000) == w.start_ms
+            assert round(float(duration) * 1000) == w.end_ms - w.start_ms
+            assert float(conf) == pytest.approx(math.exp(w.score), abs=1e-4)
+
+
+def test_textgrid_has_cue_and_word_tiers(run, built):
+    from praatio import textgrid
+
+    durations = {a.audio_id: a.duration_ms for a in run.audio}
+    for audio_id, entry in _index(built).items():
+        path = _alignment_file(built, entry, "TextGrid")
+        tg = textgrid.openTextgrid(str(path), includeEmptyIntervals=False)
+        assert tg.tierNames == (alignfiles.CUE_TIER, alignfiles.WORD_TIER)
+        assert tg.maxTimestamp == pytest.approx(durations[audio_id] / 1000)
+        cues = _kept_cues(run)[audio_id]
+        got = [(round(e.start * 1000), round(e.end * 1000), e.label) for e in
+               tg.getTier(alignfiles.CUE_TIER).entries]  # fmt: skip
+        assert got == [(a.start_ms, a.end_ms, a.text) for a in cues]
+        got = [(round(e.start * 1000), round(e.end * 1000), e.label) for e in
+               tg.getTier(alignfiles.WORD_TIER).entries]  # fmt: skip
+        assert got == [(w.start_ms, w.end_ms, w.word) for a in cues for w in a.words]
+        # Praat's own layout: intervals tile the grid, empty ones included
+        full = textgrid.openTextgrid(str(path), includeEmptyIntervals=True)
+        for tier in full.tiers:
+            ends = [(e.start, e.end) for e in tier.entries]
+            assert ends[0][0] == 0 and ends[-1][1] == pytest.approx(tg.maxTimestamp)
+            assert all(a[1] == b[0] for a, b in zip(ends, ends[1:], strict=False))
+
+
+def test_alignment_files_of_awkward_cues(tmp_path):
+    import pysubs2
+    from praatio import textgrid
+
+    words = [
+        {"word": "A", "text": "a", "start_ms": 1000, "end_ms": 1200, "score": -0.5},
+        {"word": "B", "text": "b", "start_ms": 1150, "end_ms": 1900, "score": float("nan")},
+    ]
+    cues = [
+        {"cue_index": 1, "start_ms": 3_723_004, "end_ms": 3_724_000, "text": "x --> y & z",
+         "text_normalized": "X Y Z", "words": []},
+        {"cue_index": 0, "start_ms": 1000, "end_ms": 2000, "text": 'line one\n\n"two"',
+         "text_normalized": "LINE ONE TWO", "words": words},
+    ]  # fmt: skip
+    srt = pysubs2.SSAFile.from_string(alignfiles.srt(cues).decode(), format_="srt")
+    assert [(e.start, e.end, e.plaintext) for e in srt] == [
+        (1000, 2000, 'line one\n"two"'),  # the blank line would have ended the cue
+        (3_723_004, 3_724_000, "x -> y & z"),  # "-->" would have been a timing line
+    ]
+    vtt_text = alignfiles.webvtt(cues).decode()
+    vtt = pysubs2.SSAFile.from_string(vtt_text, format_="vtt")
+    assert [(e.start, e.end) for e in vtt] == [(1000, 2000), (3_723_004, 3_724_000)]
+    assert vtt_text.startswith("WEBVTT\n\n") and vtt_text.count("-->") == 2
+    assert "x -> y &amp; z" in vtt_text  # WebVTT's escape for "&"
+    ctm = alignfiles.ctm("f", cues).decode().splitlines()
+    assert ctm == ["f 1 1.000 0.200 A 0.6065", "f 1 1.150 0.750 B 0.0000"]
+    path = tmp_path / "awkward.TextGrid"
+    path.write_bytes(alignfiles.textgrid(cues, duration_ms=5000))
+    tg = textgrid.openTextgrid(str(path), includeEmptyIntervals=False)
+    assert tg.maxTimestamp == pytest.approx(3724.0)  # the last cue ends after the file's 5 s
+    assert [e.label for e in tg.getTier("cues").entries] == ['line one "two"', "x --> y & z"]
+    # overlapping words: the later one starts where the earlier ends
+    assert [(e.start, e.end) for e in tg.getTier("words").entries] == [(1.0, 1.2), (1.2, 1.9)]
+
+
+@pytest.mark.parametrize(
+    "identifier,audio_file",
+    [
+        ("../../etc", "../../passwd.mp3"),
+        ("..", ".."),
+        ("", "/abs/path/.hidden"),
+        ("item", "dir\\sub/a b\x00c.mp3"),
+        ("ünïcode-ø", "CON.mp3"),
+        ("x" * 500, "y" * 500 + ".mp3"),
+        ("item", "disc 1/part0.mp3"),
+    ],
+)
+def test_alignment_file_names_are_one_safe_path_part(identifier, audio_file, tmp_path):
+    from galvasr.storage import check_path
+
+    name = alignfiles.file_name(identifier, audio_file, -5)
+    assert re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name), name
+    assert name.endswith("f" * 15 + "b") and len(name) <= 2 * 60 + 20
+    check_path(f"alignments/train/{name}.srt")
+    for ext in alignfiles.EXTENSIONS:
+        target = (tmp_path / f"{name}.{ext}").resolve()
+        assert target.parent == tmp_path.resolve()
+
+
+def test_file_names_differ_per_audio_file():
+    names = {alignfiles.file_name("item", "a/b.mp3", i) for i in range(100)}
+    names |= {alignfiles.file_name("item", "a_b.mp3", 0)}
+    assert len(names) == 100  # same id: same name; else different
+    assert alignfiles.file_name("item", "disc 1/part0.mp3", 1) == "item__disc_1_part0__" + (
+        "0" * 15 + "1"
+    )
+
+
+def test_covered():
+    assert alignfiles.covered(10, 20, [(0, 20)])
+    assert alignfiles.covered(10, 20, [(15, 30), (0, 15)])  # a cue split across two segments
+    assert not alignfiles.covered(10, 20, [(0, 15)])
+    assert not alignfiles.covered(10, 20, [(0, 12), (14, 30)])  # a gap
+    assert alignfiles.covered(10, 10, [(10, 10)])
+    assert not alignfiles.covered(10, 20, [])
+
+
+def test_release_without_lhotse_and_alignment_files(spark, run, tmp_path):
+    import shutil
+
+    root = tmp_path / "root"
+    shutil.copytree(run.root, root)
+    settings = {**SETTINGS, "lhotse_shar": False, "alignment_files": False, "formats": ["nemo"]}
+    summary = release.build_release(spark, str(root), load_config(overrides={"release": settings}))
+    tops = {p.split("/")[0] for p, _ in summary.files}
+    assert tops == {"nemo", "README.md", "ATTRIBUTION"}

@@ -1,4 +1,8 @@
-"""Every query in sql/ on the fake run, against the same figure computed from its rows."""
+"""Every query in sql/ on the fake run, against the same figure computed from its rows.
+
+Each query runs in DuckDB (what ``galvasr sql`` uses on a local run root) and
+in Spark (a gs:// run root), and the two must give the same rows.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +17,12 @@ from galvasr.report import sqlviews
 from galvasr.tables import write_table
 from tests import fake_run
 from tests.fake_run import FakeRun
+from tests.report.sqlcompare import assert_same_rows
 
 RELEASE = "sqltest"
+
+
+_DUCK: dict[str, sqlviews.Views] = {}
 
 
 @pytest.fixture(scope="module")
@@ -22,13 +30,17 @@ def run(spark, tmp_path_factory) -> FakeRun:
     run = fake_run.fake_run(spark, tmp_path_factory)
     fake_run.write_stub_release(run, RELEASE, run.segments[:2])
     sqlviews.register_views(spark, run.root, RELEASE)
-    return run
+    _DUCK[run.root] = sqlviews.open_views(run.root, RELEASE, engine="duckdb")
+    yield run
+    _DUCK.pop(run.root).close()
 
 
 def query(spark, run: FakeRun, name: str) -> list[dict]:
-    """The rows of sql/<name>.sql over the views that the ``run`` fixture registered."""
-    frame = spark.sql(sqlviews.read_query(file=Path(f"sql/{name}.sql")))
-    return [r.asDict() for r in frame.collect()]
+    """The rows of sql/<name>.sql in DuckDB, checked against Spark's (views of ``run``)."""
+    text = sqlviews.read_query(file=Path(f"sql/{name}.sql"))
+    duck = _DUCK[run.root].query(text).dicts()
+    assert_same_rows(duck, [r.asDict() for r in spark.sql(text).collect()])
+    return duck
 
 
 def hours(ms: float) -> float:
@@ -48,6 +60,64 @@ def test_views_cover_every_table(spark, run):
     assert spark.table("logits").select("model_version").distinct().collect()[0][0] == "fake-v1"
     assert spark.table("release").count() == 2
     assert "audio" not in spark.table("release").columns
+
+
+def test_duckdb_views_have_the_declared_columns_and_rows(spark, run):
+    duck = _DUCK[run.root]
+    assert duck.release == RELEASE
+    for view in sqlviews.VIEWS:
+        table = schemas.RELEASE if view == "release" else schemas.TABLES[view]
+        got = duck.query(f"SELECT * FROM {view}")
+        assert got.columns == table.columns
+        want = spark.table(view).count()
+        assert len(got.rows) == want, view
+        types = {r[0]: r[1].replace('"', "") for r in duck.query(f"DESCRIBE {view}").rows}
+        want = {f.name: sqlviews.duck_type(f.type).replace('"', "") for f in table.arrow}
+        assert types == want, view
+    # partition columns come from the paths
+    stages = {r[0] for r in duck.query("SELECT DISTINCT stage FROM rejects").rows}
+    assert {"ingest", "decode"} <= stages
+    assert {r[0] for r in duck.query("SELECT DISTINCT bucket FROM chunks").rows} == {0, 1}
+    assert duck.query("SELECT DISTINCT model_version FROM logits").rows == (("fake-v1",),)
+    words = duck.query("SELECT words FROM segments WHERE len(words) > 0 LIMIT 1").rows[0][0]
+    assert set(words[0]) == {"word", "text", "start_ms", "end_ms", "score"}
+
+
+def test_duckdb_skips_files_spark_skips(run, tmp_path):
+    import shutil
+
+    root = tmp_path / "root"
+    shutil.copytree(run.root, root)
+    catalog = next((root / "catalog").glob("*.parquet"))
+    for hidden in ("_temporary/0/part-x.parquet", ".hidden.parquet"):
+        (root / "catalog" / hidden).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(catalog, root / "catalog" / hidden)
+    views = sqlviews.open_views(str(root), RELEASE, engine="duckdb")
+    try:
+        assert views.query("SELECT count(*) FROM catalog").rows == ((len(run.catalog),),)
+    finally:
+        views.close()
+
+
+def test_duckdb_views_of_an_empty_root(tmp_path):
+    views = sqlviews.open_views(str(tmp_path), engine="duckdb")
+    try:
+        assert views.release is None
+        for name in sorted(sqlviews.query_names()):
+            views.query(sqlviews.read_query(file=Path(name)))  # every query runs, on nothing
+        assert views.query("SELECT count(*) FROM segments").rows == ((0,),)
+    finally:
+        views.close()
+
+
+def test_engine_choice():
+    assert sqlviews.engine_for("runs/x") == "duckdb"
+    assert sqlviews.engine_for("gs://b/run") == "spark"
+    assert sqlviews.engine_for("runs/x", "spark") == "spark"
+    with pytest.raises(ValueError, match="local run roots"):
+        sqlviews.engine_for("gs://b/run", "duckdb")
+    with pytest.raises(ValueError, match="engine"):
+        sqlviews.engine_for("runs/x", "sqlite")
 
 
 def test_hours_per_license(spark, run):
@@ -180,11 +250,16 @@ def test_audit_finds_unaccounted_files(spark, run, tmp_path):
     ):  # fmt: skip
         frame = spark.createDataFrame([table.to_dict(r) for r in rows], table.spark)
         write_table(frame, root, table, stage="ingest" if table is schemas.REJECTS else None)
-    text = sqlviews.read_query(file=Path("audit_catalog.sql"))  # found in sql/ by name
+    text = sqlviews.read_query(file=Path("audit_catalog"))  # found in sql/ by name
     try:
-        rows = sqlviews.run_sql(spark, root, text).collect()
+        rows = [r.asDict() for r in sqlviews.run_sql(spark, root, text).collect()]
     finally:
         sqlviews.register_views(spark, run.root, RELEASE)
+    duck = sqlviews.open_views(root, engine="duckdb")
+    try:
+        assert_same_rows(duck.query(text).dicts(), rows)
+    finally:
+        duck.close()
     assert {r["status"]: r["files"] for r in rows} == {
         "unaccounted: last in catalog": 1,
         "unaccounted: last in chunks": 1,
@@ -193,10 +268,29 @@ def test_audit_finds_unaccounted_files(spark, run, tmp_path):
     }
 
 
-def test_read_query():
+def test_read_query(tmp_path):
     assert sqlviews.read_query("SELECT 1;\n") == "SELECT 1"
     with pytest.raises(ValueError):
         sqlviews.read_query(" ; ")
+    names = ("funnel", "funnel.sql", "sql/funnel.sql")
+    by_name = {sqlviews.read_query(file=Path(n)) for n in names}
+    assert len(by_name) == 1
+    with pytest.raises(ValueError, match="no query file 'nope'.*audit_catalog"):
+        sqlviews.read_query(file=Path("nope"))
+    with pytest.raises(ValueError, match="no query file"):
+        sqlviews.read_query(file=tmp_path / "missing.sql")
+    with pytest.raises(ValueError, match="no query file"):
+        sqlviews.read_query(file=Path("../funnel"))  # only bare names are looked up in sql/
+
+
+def test_query_errors_are_query_errors(spark, run):
+    with pytest.raises(sqlviews.QueryError, match="nope"):
+        _DUCK[run.root].query("SELECT nope FROM segments")
+    views = sqlviews.open_views(run.root, RELEASE, engine="spark", spark=spark)
+    with pytest.raises(sqlviews.QueryError):
+        views.query("SELECT nope FROM segments")
+    with pytest.raises(sqlviews.QueryError):
+        views.query("SELEC 1")
 
 
 def test_funnel(spark, run):
