@@ -90,10 +90,10 @@ def run(
     """Run every stage in order on embedded defaults: the bundled sample corpus,
     local Spark, a local run root and the CPU. Stages already done for the same
     inputs and config are skipped."""
-    from galvasr.config import load_config, parse_overrides
     from galvasr.pipeline import run_pipeline
+    from galvasr.registry import load_settings
 
-    cfg = load_config(config, parse_overrides(set_ or []))
+    cfg = load_settings(config, set_ or [])
     run_pipeline(corpus=corpus, root=root, console=console, config=cfg, force=force, model=model)
 
 
@@ -103,9 +103,10 @@ def show_config(
     set_: SetOption = None,
 ) -> None:
     """Print every setting of a run as TOML: the defaults, or a config file merged over them."""
-    from galvasr.config import load_config, parse_overrides, to_toml
+    from galvasr.config import to_toml
+    from galvasr.registry import load_settings
 
-    print(to_toml(load_config(config, parse_overrides(set_ or []))), end="")
+    print(to_toml(load_settings(config, set_ or [])), end="")
 
 
 @app.command()

@@ -23,7 +23,7 @@ from typing import Any
 from rich.console import Console
 
 from galvasr import runlog
-from galvasr.config import Config, load_config, parse_overrides
+from galvasr.config import Config, ConfigError, load_config, parse_overrides
 from galvasr.context import StageContext, Summary
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -162,6 +162,19 @@ def check_model(path: str) -> str:
     return info.model_version
 
 
+def load_settings(
+    config_file: Path | None, sets: Sequence[str], extra: dict[str, dict[str, Any]] | None = None
+) -> Config:
+    """The run's settings (defaults, a TOML file, ``--set``); a bad one is one line, exit 1."""
+    try:
+        overrides = parse_overrides(list(sets))
+        for section, values in (extra or {}).items():
+            overrides.setdefault(section, {}).update(values)
+        return load_config(config_file, overrides)
+    except ConfigError as e:
+        raise SystemExit(f"galvasr: {e}") from None
+
+
 def _numeric_leaves(tree: dict[str, Any], prefix: str = "") -> dict[str, int | float]:
     """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``, numbers only: the counts of a run record."""
     out: dict[str, int | float] = {}
@@ -202,7 +215,7 @@ def make_context(
     console: Console | None = None,
 ) -> StageContext:
     """The context of a one-stage command or job: config, model resolved and checked once."""
-    overrides = parse_overrides(list(sets))
+    overrides: dict[str, dict[str, Any]] = {}
     extra: dict[str, Any] = {}
     for opt in spec.options:
         value = options.get(opt.key)
@@ -212,7 +225,7 @@ def make_context(
                 overrides.setdefault(section, {})[key] = value
         else:
             extra[opt.key] = opt.default if value is None else value
-    config = load_config(config_file, overrides)
+    config = load_settings(config_file, sets, overrides)
     model_path = None
     if spec.needs_model:
         model_path = resolve_model(model, config)

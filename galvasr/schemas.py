@@ -121,6 +121,7 @@ INTERNAL = "internal"
 """Reason prefix of a reject no rule foresaw: ``internal:<ExceptionType>``."""
 
 MAX_INTERNAL_MESSAGE_CHARS = 300
+_ADDRESS = re.compile(r"\b0x[0-9a-fA-F]{6,}\b")  # an object's address in a repr
 # A directory part of an absolute path ("/tmp/spark-1/x/" of "/tmp/spark-1/x/a.mp3").
 _DIRECTORIES = re.compile(r"(?<![\w.~-])(?:[A-Za-z]:)?[/\\](?:[^/\\\s'\"]*[/\\])+")
 
@@ -132,11 +133,13 @@ def unforeseen(error: BaseException) -> tuple[str, str]:
     did not foresee and rejects that one input with this, so that one bad
     input never stops a run. The reason is ``internal:<ExceptionType>``; the
     detail is the exception's message (absolute paths shortened to their last
-    component, cut to :data:`MAX_INTERNAL_MESSAGE_CHARS`) and the function,
-    file name and line where it was raised; never a traceback.
+    component, objects' addresses blanked, cut to
+    :data:`MAX_INTERNAL_MESSAGE_CHARS`) and the function, file name and line
+    where it was raised; never a traceback.
     """
     kind = type(error).__name__
     message = _DIRECTORIES.sub("", str(error)).replace("\n", " ").strip()
+    message = _ADDRESS.sub("0x...", message)  # "<object at 0x7f...>": the same every run
     if len(message) > MAX_INTERNAL_MESSAGE_CHARS:
         message = message[: MAX_INTERNAL_MESSAGE_CHARS - 3] + "..."
     where = ""

@@ -162,6 +162,19 @@ def align_cues(
             rejects.append(CueReject(cue.cue_index, "align:no-speech-text", repr(cue.text)))
             continue
         labels = np.array([index[c] for c in normalized], dtype=np.int64)
+        # CTC spends at least a frame per letter: a cue whose text cannot fit in its
+        # own subtitle time plus both margins is refused alone, before it can take
+        # the piece of good cues around it down with it.
+        room_ms = cue.end_ms - cue.start_ms + 2000 * config.margin_s
+        if labels.shape[0] > clock.frame(max(0.0, room_ms)) + 1:
+            rejects.append(
+                CueReject(
+                    cue.cue_index,
+                    "align:text-longer-than-audio",
+                    f"{labels.shape[0]} letters in {room_ms / 1000:.1f} s",
+                )
+            )
+            continue
         prepared.append(_Prepared(cue, normalized, labels))
 
     num_frames = logprobs.shape[0]

@@ -181,3 +181,16 @@ def test_align_file_accounts_for_every_cue_without_spark():
     broken = FileInput(7, "item", "a.mp3", "cc-by-sa", windows[:2] + windows[3:], cues)
     reasons = {r.reason for r in align_file(broken, contract, AlignConfig()).rejects}
     assert reasons == {"logits:missing-chunk"}
+
+
+def test_an_absurdly_long_cue_is_refused_alone():
+    """A cue with far more letters than its time can hold does not take its neighbours down."""
+    rng = np.random.default_rng(11)
+    logprobs, truth = speak(sentences(rng, 8), DEFAULT_VOCAB, rng)
+    cues = subtitles(truth, rng)
+    huge = dataclasses.replace(cues[3], text=" ".join(["lazy"] * 6_000))
+    aligned, rejects = align_cues(
+        logprobs, [*cues[:3], huge, *cues[4:]], DEFAULT_VOCAB, CLOCK, EXACT
+    )
+    assert [(r.cue_index, r.reason) for r in rejects] == [(3, "align:text-longer-than-audio")]
+    assert sorted(a.cue_index for a in aligned if a.problem is None) == [0, 1, 2, 4, 5, 6, 7]

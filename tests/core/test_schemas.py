@@ -92,3 +92,25 @@ def test_a_list_column_must_be_a_tuple_of_rows():
 
     with pytest.raises(TypeError, match="tuple\\[Row, ...\\]"):
         schemas.arrow_schema(Bad)
+
+
+def test_an_unforeseen_exception_becomes_a_short_reason_and_detail():
+    """internal:<ExceptionType>, the message without directories or addresses, and where
+    it was raised: no traceback, no path beyond a file's own name."""
+    from galvasr.schemas import unforeseen
+
+    def parse() -> None:
+        raise ValueError(f"cannot read /tmp/spark-9/secret dir/x/a.srt near {object()}\nline 2")
+
+    try:
+        parse()
+    except ValueError as e:
+        reason, detail = unforeseen(e)
+    assert reason == "internal:ValueError"
+    assert detail.startswith("ValueError: cannot read ")
+    assert "a.srt" in detail and "/tmp" not in detail and "spark-9" not in detail
+    assert "\n" not in detail and "Traceback" not in detail
+    assert "0x..." in detail
+    assert "(in parse, test_schemas.py:" in detail
+    assert unforeseen(KeyError("x")) == ("internal:KeyError", "KeyError: 'x'")
+    assert len(unforeseen(RuntimeError("y" * 5000))[1]) < 400

@@ -150,3 +150,19 @@ def test_sql_errors_are_one_message_not_a_traceback(tmp_path: Path) -> None:
         assert message in result.output, (args, result.output)
         assert "Traceback" not in result.output
         assert result.exception is None or isinstance(result.exception, SystemExit), args
+
+
+def test_a_setting_of_the_wrong_type_is_one_line_before_any_work(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    for command in (["config"], ["run", "--root", str(tmp_path / "root")], ["release"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "galvasr.cli", *command, "--set", 'align.max_segment_s="abc"'],
+            cwd=REPO, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert done.returncode != 0, command
+        assert done.stderr.strip().splitlines() == [
+            "galvasr: setting align.max_segment_s: expected a number, got str 'abc'"
+        ], command
+    assert not (tmp_path / "root").exists()

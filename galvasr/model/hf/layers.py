@@ -59,10 +59,20 @@ def batch_norm(p: Params, name: str, x: jnp.ndarray, eps: float = 1e-5) -> jnp.n
 
 def dense(p: Params, name: str, x: jnp.ndarray, *, bias: bool = True) -> jnp.ndarray:
     """``nn.Linear``: ``x @ weight.T + bias``, weight ``[out, in]``, accumulated in float32."""
-    y = jnp.einsum(
-        "...i,oi->...o", x, p[name + ".weight"], precision=PRECISION,
-        preferred_element_type=jnp.float32,
-    )  # fmt: skip
+    w = p[name + ".weight"]
+    if x.dtype == jnp.float32 and jax.default_backend() == "cpu":
+        # XLA:CPU hands float32 dots to its YNNPACK fusions, which run these shapes
+        # about 1.3x slower than the Eigen contraction that a width-1 convolution
+        # lowers to (benchmarks/hf_speed.py); bfloat16 dots are faster through YNNPACK.
+        flat = x.reshape(1, -1, x.shape[-1])
+        y = jax.lax.conv_general_dilated(
+            flat, w[:, :, None], window_strides=(1,), padding=[(0, 0)],
+            dimension_numbers=("NWC", "OIW", "NWC"), precision=PRECISION,
+        ).reshape(*x.shape[:-1], w.shape[0])  # fmt: skip
+    else:
+        y = jnp.einsum(
+            "...i,oi->...o", x, w, precision=PRECISION, preferred_element_type=jnp.float32
+        )
     return (y + p[name + ".bias"] if bias else y).astype(x.dtype)
 
 
