@@ -133,7 +133,15 @@ def test_kill_mid_shard_and_resume_equals_a_clean_run(backend: Backend, tmp_path
         time.sleep(0.05)
     killed_shard = marker.read_text()
     # It computed one batch of two and holds the lease, renewing it.
-    lease = Leases(store, f"logits/{version}/_leases", "test", 1.0).current(killed_shard)
+    # A renewal replaces the record between a listing and a read; under load that can
+    # happen several times in a row, so look again for a few seconds.
+    leases = Leases(store, f"logits/{version}/_leases", "test", 1.0)
+    lease = leases.current(killed_shard)
+    for _ in range(50):
+        if lease is not None:
+            break
+        time.sleep(0.1)
+        lease = leases.current(killed_shard)
     assert lease is not None and lease.worker_id == "w0", (
         killed_shard,
         "\n".join(store.list(f"logits/{version}/")),
