@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 import shutil
@@ -11,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from galvasr.model import CheckpointError, Vocabulary, greedy_decode, load_model
+from galvasr.model import CheckpointError, greedy_decode, load_model
 
 torch = pytest.importorskip(
     "torch", reason="these tests need torch: pip install -e '.[test]' (torch==2.13.0 CPU)"
@@ -165,14 +164,6 @@ def test_special_tokens_are_found(tmp_path: Path) -> None:
     assert [v.symbols[i] for i in v.special_indices] == [*SPECIALS, "[UNK]", "<noise>"]
 
 
-_HAS_SPECIALS = "special_indices" in {f.name for f in dataclasses.fields(Vocabulary)}
-
-
-@pytest.mark.xfail(
-    not _HAS_SPECIALS,
-    strict=True,
-    reason="galvasr.model.vocab.Vocabulary has no special_indices yet (owned elsewhere)",
-)
 def test_special_tokens_never_reach_greedy_text(tmp_path: Path) -> None:
     model = load_model(save_tiny(tmp_path / "w2v"))
     vocab = model.info.vocab
@@ -182,3 +173,23 @@ def test_special_tokens_never_reach_greedy_text(tmp_path: Path) -> None:
         lp[t, vocab.index[s]] = 0.0
     assert greedy_decode(lp, vocab) == "ET AA"
     assert "<" not in vocab.decode(list(range(len(vocab))))
+
+
+def test_sharded_checkpoint_loads_like_one_file(tmp_path: Path) -> None:
+    folder = save_tiny(tmp_path / "one")
+    sharded = tmp_path / "sharded"
+    shutil.copytree(folder, sharded)
+    (sharded / "model.safetensors").unlink()
+    model = transformers.Wav2Vec2ForCTC.from_pretrained(folder)
+    model.save_pretrained(sharded, safe_serialization=True, max_shard_size="20KB")
+    assert (sharded / "model.safetensors.index.json").is_file()
+    assert not (sharded / "model.safetensors").exists()
+    signal = audio(6000)
+    want = load_model(folder).logprobs(signal)
+    assert np.array_equal(load_model(sharded).logprobs(signal), want)
+
+    index = json.loads((sharded / "model.safetensors.index.json").read_text())
+    shard = sorted(set(index["weight_map"].values()))[-1]
+    (sharded / shard).unlink()
+    with pytest.raises(CheckpointError, match=f"shard {shard} of model.safetensors.index.json"):
+        load_model(sharded)

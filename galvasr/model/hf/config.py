@@ -68,10 +68,14 @@ _NULLABLE = ("adapter_attn_dim", "position_embeddings_type")
 _FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
     "data2vec-audio": {"num_conv_pos_embeddings": 5},
 }
-# Fields whose value a family's modeling code ignores (it has one fixed structure).
+# Fields whose value a family's modeling code ignores (it has one fixed structure,
+# or the field belongs to another family's config class).
+_NOT_HUBERT = {"feat_proj_layer_norm": True, "conv_pos_batch_norm": False}
 _FAMILY_FIXED: dict[str, dict[str, Any]] = {
-    "data2vec-audio": {"feat_extract_norm": "layer", "do_stable_layer_norm": False},
-    "wav2vec2-conformer": {"do_stable_layer_norm": False},
+    "wav2vec2": _NOT_HUBERT,
+    "wavlm": _NOT_HUBERT,
+    "data2vec-audio": {**_NOT_HUBERT, "feat_extract_norm": "layer", "do_stable_layer_norm": False},
+    "wav2vec2-conformer": {**_NOT_HUBERT, "do_stable_layer_norm": False},
 }
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -179,13 +179,12 @@ def vocabulary(v: VocabFile, *, blank_index: int, where: Path) -> Vocabulary:
     if not letters:
         raise CheckpointError(f"{where}: the vocabulary has no letters")
     upper = sum(s.isupper() for s in letters) > len(letters) / 2
-    extra: dict[str, Any] = {}
-    # Special tokens (<s>, </s>, <unk>, pad) must never reach greedy text: passed to
-    # Vocabulary once it can hold them (the field is owned by galvasr.model.vocab).
-    if "special_indices" in {f.name for f in fields(Vocabulary)}:
-        extra["special_indices"] = tuple(sorted({*v.special_indices, blank_index}))
     return Vocabulary(
-        v.symbols, blank_index=blank_index, word_separator=v.word_separator, upper=upper, **extra
+        v.symbols,
+        blank_index=blank_index,
+        word_separator=v.word_separator,
+        upper=upper,
+        special_indices=tuple(sorted({*v.special_indices, blank_index})),
     )
 
 
@@ -203,7 +202,8 @@ def _canonical_json(path: Path) -> bytes:
 def content_version(model_type: str, folder: Path, weights: list[Path]) -> str:
     """``<model_type>-<8 hex digits>`` of a SHA-256 over everything the outputs depend on.
 
-    The weight files byte for byte; ``config.json``, ``vocab.json``, the
+    The weight files byte for byte (each shard of a sharded checkpoint, and
+    an MMS adapter file if one is loaded); ``config.json``, ``vocab.json``, the
     tokenizer files and the processor config as JSON values (so reformatting
     one is not a new model, but changing any value, such as an activation,
     ``do_normalize`` or which index a symbol has, is). The folder's name and

@@ -59,6 +59,7 @@ from galvasr.model.hf.layers import (
 )
 
 WEIGHTS = "model.safetensors"
+WEIGHTS_INDEX = "model.safetensors.index.json"  # a sharded checkpoint's name -> shard map
 # Tensors a CTC checkpoint may carry that inference does not read.
 _UNUSED = ("masked_spec_embed", "quantizer.", "project_q.", "project_hid.")
 _UNUSED_BY_FAMILY = {
@@ -256,6 +257,26 @@ def check_tensors(
 # ------------------------------------------------------------------ loading
 
 
+def weight_files(folder: Path) -> list[Path]:
+    """``model.safetensors``, or the shards its index names."""
+    if (folder / WEIGHTS).is_file():
+        return [folder / WEIGHTS]
+    if (folder / WEIGHTS_INDEX).is_file():
+        index = read_json(folder / WEIGHTS_INDEX)
+        shards = (
+            sorted(set((index.get("weight_map") or {}).values())) if isinstance(index, dict) else []
+        )
+        if not shards:
+            raise CheckpointError(f"{folder / WEIGHTS_INDEX}: no weight_map of tensor -> shard")
+        missing = [s for s in shards if not (folder / s).is_file()]
+        if missing:
+            raise CheckpointError(f"{folder}: shard {missing[0]} of {WEIGHTS_INDEX} is missing")
+        return [folder / s for s in shards]
+    raise CheckpointError(
+        f"{folder}: {WEIGHTS} is missing (convert pytorch_model.bin with safetensors first)"
+    )
+
+
 def _adapter_file(folder: Path, c: HFConfig, lang: str | None) -> Path | None:
     """MMS: ``adapter.<lang>.safetensors`` of the tokenizer's language, if the folder has it."""
     if not c.has_adapters or lang is None:
@@ -266,10 +287,9 @@ def _adapter_file(folder: Path, c: HFConfig, lang: str | None) -> Path | None:
 
 def load_hf(folder: Path, *, sample_rate: int | None, precision: str) -> LoadedModel:
     """Load and check a Hugging Face CTC folder of any supported family."""
-    for name in ("config.json", WEIGHTS, "vocab.json"):
+    for name in ("config.json", "vocab.json"):
         if not (folder / name).is_file():
-            hint = " (convert pytorch_model.bin with safetensors first)" if name == WEIGHTS else ""
-            raise CheckpointError(f"{folder}: {name} is missing{hint}")
+            raise CheckpointError(f"{folder}: {name} is missing")
     raw = read_json(folder / "config.json")
     if not isinstance(raw, dict):
         raise CheckpointError(f"{folder / 'config.json'}: expected a JSON object")
@@ -281,8 +301,11 @@ def load_hf(folder: Path, *, sample_rate: int | None, precision: str) -> LoadedM
             f"{folder}: the model takes {processor.sampling_rate} Hz audio, not {sample_rate} Hz"
         )
     lang = language(folder)
-    tensors = _read_safetensors(folder / WEIGHTS)
-    weight_files = [folder / WEIGHTS]
+    files = weight_files(folder)
+    where = files[0] if len(files) == 1 else folder / WEIGHTS_INDEX
+    tensors: dict[str, np.ndarray] = {}
+    for path in files:
+        tensors.update(_read_safetensors(path))
     adapter = _adapter_file(folder, c, lang)
     if adapter is not None:  # as transformers' load_adapter(lang): adapters and lm_head replaced
         extra = _read_safetensors(adapter)
@@ -295,7 +318,7 @@ def load_hf(folder: Path, *, sample_rate: int | None, precision: str) -> LoadedM
                 f"({'unexpected ' + stray[0] if stray else 'no lm_head.weight'})"
             )
         tensors.update(extra)
-        weight_files.append(adapter)
+        files.append(adapter)
         c = dataclasses.replace(c, vocab_size=int(extra["lm_head.weight"].shape[0]))
     vocab_file = read_vocab(folder, lang=lang)
     if len(vocab_file.symbols) != c.vocab_size:
@@ -305,9 +328,9 @@ def load_hf(folder: Path, *, sample_rate: int | None, precision: str) -> LoadedM
             f"the model outputs {c.vocab_size} ({source})"
         )
     vocab = vocabulary(vocab_file, blank_index=c.pad_token_id, where=folder / "vocab.json")
-    checked = check_tensors(tensors, c, folder / WEIGHTS)
+    checked = check_tensors(tensors, c, where)
     del tensors
-    version = content_version(family.model_type, folder, weight_files)
+    version = content_version(family.model_type, folder, files)
     dtype = jnp.bfloat16 if precision == "bfloat16" else jnp.float32
     params = {k: jnp.asarray(v, dtype=dtype) for k, v in checked.items()}
     do_normalize = processor.do_normalize
