@@ -31,6 +31,7 @@ LAYER: dict[str, Any] = {
 }
 CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("wav2vec2-group", "Wav2Vec2ForCTC", {}),
+    ("wav2vec2-group-conv-bias", "Wav2Vec2ForCTC", {"conv_bias": True}),
     ("wav2vec2-layer-stable", "Wav2Vec2ForCTC", LAYER),
     (
         "wav2vec2-relu-odd-pos-kernel",

@@ -134,21 +134,43 @@ def output_lengths(c: HFConfig, lengths: jnp.ndarray) -> jnp.ndarray:
     return frames.astype(jnp.int32)
 
 
-def _channel_norm(h: jnp.ndarray, w: jnp.ndarray, b: jnp.ndarray) -> jnp.ndarray:
-    """GroupNorm(C, C) of ``[B, T, C]``: each channel normalised over time (eps 1e-5).
+def _first_conv_group_norm(
+    c: HFConfig, p: Params, x: jnp.ndarray, act: Callable[[jnp.ndarray], jnp.ndarray]
+) -> jnp.ndarray:
+    """The first feature-encoder layer of a group-norm encoder, normalised as it is computed.
 
-    The first feature-encoder layer's output is the largest tensor of the
-    model (``[B, S / 5, 512]``), so its statistics come from one read: sums
-    of the values and their squares, shifted by the first frame so that a
-    large mean cannot cancel the variance away.
+    The layer is a 1-channel convolution followed by GroupNorm(C, C), which
+    normalises each output channel over time. Its output (``[B, S / 5, 512]``)
+    is the largest tensor of the model, so instead of writing it, reading it
+    for its statistics and writing it normalised, each channel's mean and
+    variance come from the input's windows (``w . mean`` and ``w' Cov w``
+    over the ``kernel``-sample windows), are folded into the weights, and the
+    normalised, activated output is written once.
     """
-    h32 = h.astype(jnp.float32)
-    d = h32 - h32[:, :1]
-    n = h.shape[1]
-    mean_d = d.sum(1, keepdims=True) / n
-    var = jnp.maximum(jnp.square(d).sum(1, keepdims=True) / n - jnp.square(mean_d), 0.0)
-    scale = w * jax.lax.rsqrt(var + 1e-5)
-    return ((d - mean_d) * scale + b).astype(h.dtype)
+    name = "feature_extractor.conv_layers.0."
+    w = p[name + "conv.weight"][:, 0, :].astype(jnp.float32)  # [C, kernel]
+    kernel, stride = c.conv_kernel[0], c.conv_stride[0]
+    frames = (x.shape[1] - kernel) // stride + 1
+    x32 = x.astype(jnp.float32)
+    taps = [
+        jax.lax.slice_in_dim(x32, j, j + stride * (frames - 1) + 1, stride, axis=1)
+        for j in range(kernel)
+    ]
+    windows = jnp.stack(taps, axis=-1)  # [B, T, kernel]
+    mean_win = windows.mean(1)  # [B, kernel]
+    centred = windows - mean_win[:, None]
+    cov = jnp.einsum("btk,btl->bkl", centred, centred, precision=PRECISION) / frames
+    mean = jnp.einsum("bk,ck->bc", mean_win, w, precision=PRECISION)
+    var = jnp.maximum(jnp.einsum("ck,bkl,cl->bc", w, cov, w, precision=PRECISION), 0.0)
+    scale = p[name + "layer_norm.weight"] * jax.lax.rsqrt(var + 1e-5)  # [B, C]
+    # (A convolution bias, if any, moves the mean only, which the norm removes again.)
+    shift = p[name + "layer_norm.bias"] - mean * scale
+    w_eff = (w[None] * scale[:, :, None]).astype(x.dtype)  # [B, C, kernel]
+    h = jnp.einsum(
+        "btk,bck->btc", windows.astype(x.dtype), w_eff, precision=PRECISION,
+        preferred_element_type=jnp.float32,
+    )  # fmt: skip
+    return act((h + shift[:, None, :]).astype(x.dtype))
 
 
 def feature_encoder(c: HFConfig, p: Params, x: jnp.ndarray) -> jnp.ndarray:
@@ -157,13 +179,14 @@ def feature_encoder(c: HFConfig, p: Params, x: jnp.ndarray) -> jnp.ndarray:
     h = x[:, :, None]
     for i, stride in enumerate(c.conv_stride):
         name = f"feature_extractor.conv_layers.{i}."
+        if i == 0 and c.feat_extract_norm == "group":
+            h = _first_conv_group_norm(c, p, x, act)
+            continue
         h = conv1d(h, p[name + "conv.weight"], stride=stride)
         if c.conv_bias:
             h = h + p[name + "conv.bias"]
         if c.feat_extract_norm == "layer":
             h = norm(p, name + "layer_norm", h)
-        elif i == 0:  # GroupNorm with a group per channel: each channel over time
-            h = _channel_norm(h, p[name + "layer_norm.weight"], p[name + "layer_norm.bias"])
         h = act(h)
     return h
 
