@@ -45,21 +45,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from galvasr import quantize  # noqa: E402
-from galvasr.align.oracle import cut_windows, speak  # noqa: E402
+from galvasr.align.oracle import ORACLE_INFO, cut_windows, speak  # noqa: E402
 from galvasr.align.stage import _file_batches, output_schema  # noqa: E402
 from galvasr.config import AlignConfig  # noqa: E402
-from galvasr.model.contract import ModelInfo  # noqa: E402
-from galvasr.model.vocab import DEFAULT_VOCAB  # noqa: E402
 
 STRIDE = 320
-CONTRACT = ModelInfo(
-    name="oracle",
-    model_version="oracle-00000000",
-    vocab=DEFAULT_VOCAB,
-    frame_stride_samples=STRIDE,
-    sample_rate=16_000,
-    architecture="oracle",
-)
+CONTRACT = ORACLE_INFO
 FILE_MINUTES = 5.0
 
 

@@ -11,7 +11,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from galvasr.align.stitch import Window
-from galvasr.model.vocab import Vocabulary
+from galvasr.model.contract import ModelInfo
+from galvasr.model.vocab import DEFAULT_VOCAB, Vocabulary
+
+ORACLE_INFO = ModelInfo(
+    name="oracle",
+    model_version="oracle-00000000",
+    vocab=DEFAULT_VOCAB,
+    frame_stride_samples=320,
+    sample_rate=16_000,
+    architecture="oracle",
+)
+"""The contract of oracle log-probabilities: galvasr's alphabet, 20 ms frames."""
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,9 @@ import pytest
 import soundfile as sf
 
 from galvasr import quantize
-from galvasr.align.oracle import cut_windows, speak
+from galvasr.align.oracle import ORACLE_INFO, cut_windows, speak
 from galvasr.align.stage import CO_PARTITION_CONF, joined_frame, run_align
 from galvasr.config import AlignConfig
-from galvasr.model.contract import ModelInfo
 from galvasr.model.vocab import DEFAULT_VOCAB
 from galvasr.schemas import (
     ALIGNMENTS,
@@ -31,14 +30,7 @@ from galvasr.schemas import (
 from galvasr.tables import read_table, write_table
 
 STRIDE = 320
-CONTRACT = ModelInfo(
-    name="oracle",
-    model_version="oracle-00000000",
-    vocab=DEFAULT_VOCAB,
-    frame_stride_samples=STRIDE,
-    sample_rate=16_000,
-    architecture="oracle",
-)
+CONTRACT = ORACLE_INFO
 WORDS = [
     "we",
     "hold",
