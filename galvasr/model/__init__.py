@@ -8,8 +8,9 @@ model version. Two checkpoint kinds load:
 
 - galvasr's own (``model.json`` + ``weights.msgpack``; see
   galvasr.model.checkpoint), such as the committed ``models/galvasr-small``;
-- a Hugging Face wav2vec2 CTC folder (``config.json``, ``model.safetensors``,
-  ``vocab.json``; see galvasr.model.wav2vec2).
+- a Hugging Face CTC folder (wav2vec2, HuBERT, WavLM, data2vec-audio,
+  wav2vec2-conformer: ``config.json``, ``model.safetensors``, ``vocab.json``;
+  see galvasr.model.hf).
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ def load_model(
 
         return load_wav2vec2(folder, sample_rate=sample_rate, precision=precision)
     raise CheckpointError(
-        f"{folder}: neither a galvasr checkpoint (model.json) nor a wav2vec2 one (config.json)"
+        f"{folder}: neither a galvasr checkpoint (model.json) "
+        "nor a Hugging Face CTC one (config.json)"
     )
 
 

@@ -4,9 +4,11 @@ Whatever produced them, log-probabilities in galvasr are ``[frames, vocab]``
 float arrays (natural log, softmax over the last axis) whose column ``i`` is
 ``info.vocab.symbols[i]``; column ``info.vocab.blank_index`` is the CTC blank;
 frame ``t`` starts at PCM sample ``t * info.frame_stride_samples`` of
-``info.sample_rate`` audio (``info.clock`` converts). ``info.model_version``
-(name plus the first 8 hex digits of the weights' SHA-256) is written next to
-every output.
+``info.sample_rate`` audio (``info.clock`` converts). ``info.model_version`` is
+written next to every output: for a galvasr checkpoint its name plus the first
+8 hex digits of the weights' SHA-256; for a Hugging Face folder
+``<model_type>-<8 hex>`` of a SHA-256 over the weights, config, vocabulary,
+tokenizer and processor configs (galvasr.model.hf.files).
 
 ``ModelInfo`` is what the pipeline's stages carry: the align stage ships it
 to every Spark worker, so it is a small frozen value (a few strings and ints
