@@ -17,7 +17,7 @@ from pathlib import Path
 
 from galvasr.infer.leases import LeaseKeeper
 from galvasr.infer.shards import DeviceOutOfMemory
-from galvasr.infer.stage import run_infer
+from galvasr.infer.stage import run
 from galvasr.registry import exit_code, job_parser, make_context, stage
 
 
@@ -74,14 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         model=args.model,
         options={opt.key: getattr(args, opt.key) for opt in spec.options},
     )
-    summary = run_infer(
-        ctx.root,
-        ctx.require_model(),
-        ctx.config.infer,
-        worker_id=ctx.options.get("worker_id"),
-        progress=bool(ctx.options.get("progress", True)),
-        hooks=Faults.from_env(),
-    )
+    summary = run(ctx, hooks=Faults.from_env())
     print(json.dumps(summary))
     return exit_code(summary)
 

@@ -44,11 +44,12 @@ def run_infer(
     return worker.run()
 
 
-def run(ctx: StageContext) -> Summary:
+def run(ctx: StageContext, hooks: Hooks | None = None) -> Summary:
     """The registry's entry: one worker in this process until no shard is left.
 
     On a cluster the same work is shared by any number of hosts running
-    ``galvasr infer --root gs://...`` (or ``python -m accel.infer``).
+    ``galvasr infer --root gs://...`` (or ``python -m accel.infer``). ``hooks``
+    is for tests that inject failures (tests/infer_faults.py).
     """
     summary = run_infer(
         ctx.root,
@@ -56,6 +57,7 @@ def run(ctx: StageContext) -> Summary:
         ctx.config.infer,
         worker_id=ctx.options.get("worker_id"),
         progress=bool(ctx.options.get("progress", True)),
+        hooks=hooks,
         console=ctx.console,
     )
     ctx.state["model_version"] = summary.get("model_version")
