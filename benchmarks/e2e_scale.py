@@ -48,7 +48,9 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 SAMPLE = REPO / "data" / "sample"
 DEFAULT_MODEL = REPO / "models" / "galvasr-small"
-STAGES = ("ingest", "decode", "infer", "align", "release", "report")
+sys.path.insert(0, str(REPO))
+from galvasr.registry import NAMES as STAGES  # noqa: E402  (every stage, in order)
+
 OUTSIDE = ("(startup)", "(summary)")  # before the first stage; after the last one
 SAMPLE_EVERY_S = 0.2
 
@@ -227,7 +229,12 @@ def _mb(kb: int) -> float:
 
 
 def run_pipeline(
-    corpus: Path, root: Path, model: Path, log: Path, spark_conf: list[str]
+    corpus: Path,
+    root: Path,
+    model: Path,
+    log: Path,
+    spark_conf: list[str],
+    extra_args: list[str] | None = None,
 ) -> dict[str, Any]:
     """``galvasr run`` in a fresh subprocess; wall time, stage summaries and peaks.
 
@@ -236,7 +243,7 @@ def run_pipeline(
     if root.exists():
         shutil.rmtree(root)
     cmd = [sys.executable, "-m", "galvasr.cli", "run", "--corpus", str(corpus)]
-    cmd += ["--root", str(root), "--model", str(model)]
+    cmd += ["--root", str(root), "--model", str(model), *(extra_args or [])]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200", "NO_COLOR": "1"}
     if spark_conf:  # pyspark starts its JVM with these submit arguments
         confs = " ".join(f"--conf {c}" for c in spark_conf)
@@ -480,6 +487,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         metavar="KEY=VALUE",
         help="Spark setting for the runs (PYSPARK_SUBMIT_ARGS --conf); repeatable",
     )
+    parser.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="galvasr setting for the runs (galvasr run --set); repeatable",
+    )
     parser.add_argument("--out", type=Path, default=HERE / "results" / "e2e_scale.json")
     args = parser.parse_args(argv)
     sizes = sorted({float(h) for h in args.hours.split(",")})
@@ -505,7 +520,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(f"e2e_scale: size {size:g} h: running galvasr run ...", file=sys.stderr)
         load, head = os.getloadavg(), _git()["head"]
         root, log = args.work / f"root-{tag}", args.work / f"{tag}.log"
-        run = run_pipeline(corpus, root, args.model, log, args.spark_conf)
+        flags = [arg for s in args.sets for arg in ("--set", s)]
+        run = run_pipeline(corpus, root, args.model, log, args.spark_conf, extra_args=flags)
         result = measure(size, info, run)
         result["load_average_at_start"] = [round(x, 2) for x in load]
         result["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
@@ -529,6 +545,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         + " ".join(argv if argv is not None else sys.argv[1:]),
         "what": "galvasr run (every stage) in a fresh subprocess per corpus size, local Spark, CPU",
         "spark_conf": args.spark_conf,
+        "settings": args.sets,
         "machine": {
             **_machine(),
             "load_average_before": [round(x, 2) for x in load_before],

@@ -59,13 +59,18 @@ SIDES = ("transformers", "galvasr_float32", "galvasr_bfloat16")
 VOCAB = ["<pad>", "<s>", "</s>", "<unk>", "|", *"ETAONIHSRDLUMWCFGYPBVK'XJQZ"]
 
 
-def build_model(folder: Path) -> int:
-    """wav2vec2-base with random weights in ``folder``; returns the parameter count."""
+def build_model(folder: Path, **config: Any) -> int:
+    """wav2vec2-base with random weights in ``folder``; returns the parameter count.
+
+    ``config``: ``Wav2Vec2Config`` fields to change (``benchmarks/gpu.py --small``: a
+    tiny one)."""
     import torch
     import transformers
 
     torch.manual_seed(0)
-    model = transformers.Wav2Vec2ForCTC(transformers.Wav2Vec2Config(vocab_size=len(VOCAB)))
+    model = transformers.Wav2Vec2ForCTC(
+        transformers.Wav2Vec2Config(vocab_size=len(VOCAB), **config)
+    )
     model.save_pretrained(folder, safe_serialization=True)
     (folder / "vocab.json").write_text(json.dumps({s: i for i, s in enumerate(VOCAB)}))
     (folder / "preprocessor_config.json").write_text(

@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/realspeech_pipeline.py --quick    # 3.4 min subset, ~3 min
         [--source ../shared/realspeech] [--work /tmp/galvasr-realspeech] [--seed N]
         [--score-only] [--tolerance-ms 100] [--out benchmarks/results/realspeech_pipeline.json]
+        [--set adapt.rounds=1 ...]   # settings for `galvasr run` (default: none)
 
 A yardstick, not a training set: the clips of ``../shared/realspeech`` (its
 README: evaluation only) are joined into long recordings with subtitles by
@@ -114,11 +115,12 @@ def digest(folder: Path) -> str:
     return h.hexdigest()
 
 
-def run_pipeline(corpus: Path, root: Path, log: Path) -> dict[str, Any]:
+def run_pipeline(corpus: Path, root: Path, log: Path, sets: list[str]) -> dict[str, Any]:
     if not _ours(root, "_pipeline"):
         raise SystemExit(f"{root} exists and is not a galvasr run root")
     shutil.rmtree(root, ignore_errors=True)
     command = [str(GALVASR.relative_to(ROOT)), "run", "--corpus", str(corpus), "--root", str(root)]
+    command += [f"--set={x}" for x in sets]
     t = time.time()
     with log.open("w") as out:
         proc = subprocess.run(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
@@ -137,6 +139,34 @@ def run_pipeline(corpus: Path, root: Path, log: Path) -> dict[str, Any]:
         "stage_seconds": stages,
         "log": str(log),
         "log_tail": tail if proc.returncode else [],
+    }
+
+
+def adaptation(root: Path, audio_minutes: float) -> dict[str, Any] | None:
+    """What the adapt stage did (galvasr.adapt): rounds, held-out CER, cost per corpus hour."""
+    marker = root / "_pipeline" / "adapt.done.json"
+    if not marker.exists():
+        return None
+    summary = json.loads(marker.read_text()).get("summary") or {}
+    if not summary.get("rounds"):
+        return {"rounds": 0}
+    rounds = [
+        json.loads(p.read_text()) for p in sorted((root / "adapt").glob("round-*/lineage.json"))
+    ]
+    hours = audio_minutes / 60
+    seconds = float(summary.get("seconds") or 0)
+    cpu = float(summary.get("cpu_seconds_this_process") or 0)
+    return {
+        "summary": summary,
+        "rounds": rounds,
+        "heldout_cer": summary.get("heldout_cer"),
+        "stage_seconds": seconds,
+        "stage_seconds_per_corpus_hour": round(seconds / hours, 1) if hours else None,
+        "cpu_seconds_in_process": cpu,
+        "cpu_seconds_in_process_per_corpus_hour": round(cpu / hours, 1) if hours else None,
+        "cost_note": "wall seconds of the whole adapt stage (training, held-out CER, re-infer, "
+        "re-align) and the CPU seconds of the galvasr process in it (training, CER, re-infer; "
+        "the re-align's Spark workers are other processes), per hour of corpus audio",
     }
 
 
@@ -532,6 +562,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     parser.add_argument("--tolerance-ms", type=float, default=100.0)
     parser.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        help="SECTION.KEY=VALUE for galvasr run, e.g. adapt.rounds=1 (repeatable)",
+    )
+    parser.add_argument(
         "--out",
         type=Path,
         help="default: benchmarks/results/"
@@ -557,7 +594,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     else:
         manifest = build(corpus, args.quick, args.source, args.seed)
         print(f"corpus: {manifest['totals']} in {manifest['build_s']} s", file=sys.stderr)
-        run = run_pipeline(corpus, root, work / "galvasr_run.log")
+        run = run_pipeline(corpus, root, work / "galvasr_run.log", args.sets)
         print(f"galvasr run: exit {run['returncode']} in {run['wall_s']} s", file=sys.stderr)
     versions = sorted(p.name for p in (root / "logits").glob("*")) if root.exists() else []
     config = root / "_pipeline" / "config.toml"
@@ -601,6 +638,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             ],
         },
         "run": run,
+        "settings": args.sets,
+        "adapt": adaptation(root, manifest["totals"]["audio_minutes"]) if root.exists() else None,
         "model_versions": versions,
         "align_config": align_config,
         "galvasr": git_state(),

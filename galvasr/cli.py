@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
-from galvasr import __version__
+from galvasr import __version__, registry
 from galvasr.registry import DEFAULT_ROOT, SAMPLE_CORPUS, STAGES, Stage
 
 if TYPE_CHECKING:
@@ -47,6 +47,10 @@ SetOption = Annotated[
     list[str] | None,
     typer.Option("--set", help="Override one setting: SECTION.KEY=VALUE (TOML value)."),
 ]
+ProgressOption = Annotated[
+    bool, typer.Option("--progress/--no-progress", help=registry.PROGRESS_HELP)
+]
+VerboseOption = Annotated[bool, typer.Option("--verbose", help=registry.VERBOSE_HELP)]
 
 
 def _print_version(value: bool) -> None:
@@ -86,15 +90,27 @@ def run(
         typer.Option(help="Acoustic model checkpoint folder (default: the bundled one)."),
     ] = None,
     set_: SetOption = None,
+    progress: ProgressOption = True,
+    verbose: VerboseOption = False,
 ) -> None:
     """Run every stage in order on embedded defaults: the bundled sample corpus,
     local Spark, a local run root and the CPU. Stages already done for the same
     inputs and config are skipped."""
     from galvasr.pipeline import run_pipeline
     from galvasr.registry import load_settings
+    from galvasr.spark import set_verbose
 
+    set_verbose(verbose)
     cfg = load_settings(config, set_ or [])
-    run_pipeline(corpus=corpus, root=root, console=console, config=cfg, force=force, model=model)
+    run_pipeline(
+        corpus=corpus,
+        root=root,
+        console=console,
+        config=cfg,
+        force=force,
+        model=model,
+        progress=progress,
+    )
 
 
 @app.command("config")
@@ -141,9 +157,15 @@ def _stage_command(spec: Stage) -> Callable[..., None]:
         else:
             kind = Annotated[opt.type | None, typer.Option(f"--{opt.flag}", help=opt.help)]
         params.append(_param(opt.key, kind, opt.default if opt.type is bool else None))
+    if not registry.draws_progress(spec):
+        params.append(_param("progress", ProgressOption, True))
+    params.append(_param("verbose", VerboseOption, False))
 
     def command(**kwargs: Any) -> None:
         from galvasr.registry import exit_code, make_context, run_stage
+        from galvasr.spark import set_verbose
+
+        set_verbose(kwargs["verbose"])
 
         ctx = make_context(
             spec,
@@ -154,6 +176,7 @@ def _stage_command(spec: Stage) -> Callable[..., None]:
             model=kwargs.get("model"),
             options={opt.key: kwargs[opt.key] for opt in spec.options},
             console=console,
+            progress=kwargs["progress"] is not False,
         )
         summary = run_stage(spec, ctx)
         print(json.dumps(summary, sort_keys=True, default=str))

@@ -118,7 +118,16 @@ class InferConfig:
     lease_ttl_s: float = 120.0  # a dead worker's shard is taken over after this
     poll_s: float = 5.0  # wait between looks when every remaining shard is leased
     wait_for_leased: bool = True  # False: exit instead of waiting for others' shards
-    compilation_cache_dir: str = ""  # JAX's persistent cache (local or gs://); "": off
+    # galvasr run: infer starts with decode, on each chunks shard as decode commits it
+    # (decode then commits per task); off: infer starts after decode.
+    overlap_decode: bool = True
+    follow_poll_s: float = 0.5  # wait between listings of chunks/ while following decode
+    # Threads that compile a bucket's shapes as soon as its first shard is listed, while
+    # the device runs; 0: compile each shape on the device loop when first needed.
+    compile_threads: int = 2
+    # JAX's persistent cache: "auto" is <root>/_cache/jax for a local run root, a
+    # folder under ~/.cache/galvasr for gs:// (galvasr.infer.stage); "": off; else a folder.
+    compilation_cache_dir: str = "auto"
 
     def __post_init__(self) -> None:
         if self.encoding not in ("float16", "uint8q"):
@@ -130,8 +139,10 @@ class InferConfig:
             raise ValueError("infer: *_batch_frames and max_batch_per_device > 0")
         if min(self.prefetch_batches, self.write_queue_batches) <= 0:
             raise ValueError("infer: queue sizes > 0")
-        if self.lease_ttl_s <= 0 or self.poll_s <= 0:
-            raise ValueError("infer: lease_ttl_s and poll_s > 0")
+        if self.compile_threads < 0:
+            raise ValueError("infer: compile_threads >= 0")
+        if self.lease_ttl_s <= 0 or self.poll_s <= 0 or self.follow_poll_s <= 0:
+            raise ValueError("infer: lease_ttl_s, poll_s and follow_poll_s > 0")
 
 
 @dataclass(frozen=True)
@@ -218,6 +229,49 @@ class AlignConfig:
 
 
 @dataclass(frozen=True)
+class AdaptConfig:
+    """Self-training inside a run (galvasr.adapt.stage): off while ``rounds`` is 0.
+
+    Each round fine-tunes the current model on the run's own confident
+    segments (cue text as labels), measures greedy CER on the segments of
+    held-out files (``heldout_fraction`` of files by hash of ``audio_id``,
+    never trained on), and keeps the new model only if that CER falls; a kept
+    model's logits and alignment then replace the run's.
+
+    Run: ``galvasr run --set adapt.rounds=1``.
+    """
+
+    rounds: int = 0  # 0: the stage does nothing
+    steps: int = 150  # training steps per round
+    batch_size: int = 4  # segments per step
+    learning_rate: float = 3e-4  # peak; linear warm-up, hold, linear decay
+    warmup_fraction: float = 0.1
+    weight_decay: float = 1e-2
+    heldout_fraction: float = 0.25  # of source files, by hash of audio_id; at least one
+    # A training segment: kept by [release]'s CER and score rules, and it and
+    # every cue in it decode (greedy) within max_cer of the text, and every
+    # cue's ctc-segmentation confidence is at least min_cue_score.
+    max_cer: float = 0.5
+    min_cue_score: float = -2.0
+    min_train_s: float = 30.0  # less selected speech than this: no round
+    # A round's model is kept when held-out CER falls by more than this (tests: < 0 keeps any).
+    min_cer_gain: float = 0.0
+    augment: bool = True  # galvasr.model.trainset's noise, speed, VTLP and SpecAugment
+    checkpoint_every: int = 25  # steps between training checkpoints in the run root
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.rounds < 0 or self.steps <= 0 or self.batch_size <= 0:
+            raise ValueError("adapt: rounds >= 0, steps and batch_size > 0")
+        if not 0 < self.heldout_fraction < 1:
+            raise ValueError("adapt: 0 < heldout_fraction < 1")
+        if not 0 <= self.warmup_fraction < 1 or self.learning_rate <= 0:
+            raise ValueError("adapt: 0 <= warmup_fraction < 1, learning_rate > 0")
+        if self.checkpoint_every <= 0 or self.min_train_s < 0:
+            raise ValueError("adapt: checkpoint_every > 0, min_train_s >= 0")
+
+
+@dataclass(frozen=True)
 class ReleaseConfig:
     """Turn ``segments`` into a published dataset under ``<root>/release/<name>/``.
 
@@ -271,6 +325,7 @@ class Config:
     decode: DecodeConfig = field(default_factory=DecodeConfig)
     infer: InferConfig = field(default_factory=InferConfig)
     align: AlignConfig = field(default_factory=AlignConfig)
+    adapt: AdaptConfig = field(default_factory=AdaptConfig)
     release: ReleaseConfig = field(default_factory=ReleaseConfig)
 
 

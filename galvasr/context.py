@@ -7,6 +7,7 @@ context at the entry point, resolves the model once, and records the run.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,10 @@ class StageContext:
     console: Console = field(default_factory=lambda: Console(stderr=True))
     state: dict[str, Any] = field(default_factory=dict)  # passed from stage to stage in a run
     app_name: str = "galvasr"
+    progress: bool = True  # progress lines on a terminal (--no-progress: none)
+    # The entry layer's way for a stage to run another with another model:
+    # ``rerun(stage, ctx, model_path)``. Adaptation re-infers and re-aligns with it.
+    rerun: Callable[[str, StageContext, str], Summary] | None = field(default=None, repr=False)
     _spark: Any = field(default=None, repr=False)
 
     @property
@@ -39,7 +44,6 @@ class StageContext:
             from galvasr.spark import get_spark
 
             self._spark = get_spark(self.app_name)
-            self._spark.sparkContext.setLogLevel("WARN")
         return self._spark
 
     def require_corpus(self) -> str:

@@ -12,8 +12,11 @@ overwrites its outputs whole, so a re-run never mixes old and new rows.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from rich.console import Console
@@ -22,6 +25,7 @@ from galvasr import __version__, registry, runroot
 from galvasr.config import Config, to_dict, to_toml
 from galvasr.context import StageContext, Summary
 from galvasr.corpus_files import corpus_fingerprint
+from galvasr.schemas import LOGITS
 from galvasr.storage import open_store
 
 # Every file a model's outputs depend on, for either kind of checkpoint.
@@ -76,6 +80,7 @@ def run_pipeline(
     force: str | None = None,
     model: str | None = None,
     stop_after: str | None = None,
+    progress: bool = True,
 ) -> dict[str, Summary]:
     """Run every stage in order; returns each stage's summary."""
     config = config or Config()
@@ -93,6 +98,7 @@ def run_pipeline(
         model=model_path,
         console=console,
         app_name="galvasr-run",
+        progress=progress,
     )
     store = open_store(ctx.root)
 
@@ -102,6 +108,7 @@ def run_pipeline(
     previous = corpus_fingerprint(str(corpus))
     forced = False
     summaries: dict[str, Summary] = {}
+    alongside: InferAlongside | None = None
     for spec in registry.STAGES:
         stage = spec.name
         fingerprint = stage_fingerprint(stage, config, previous, model_path)
@@ -117,10 +124,26 @@ def run_pipeline(
                 if stage == stop_after:
                     break
                 continue
-        if store.exists(marker):
-            store.delete(marker)
-        console.print(f"[bold cyan]{stage}[/bold cyan] ...")
-        summary = registry.run_stage(spec, ctx)
+        # A stage that runs again invalidates every stage after it, whatever
+        # their fingerprints (a killed re-run of decode renames every shard).
+        for later in registry.NAMES[registry.NAMES.index(stage) :]:
+            store.delete(runroot.pipeline_marker(later), missing_ok=True)
+        if stage == "decode":
+            # New chunks are new shards: logits of the old ones must not stay.
+            store.clear(runroot.CHUNKS_PREFIX)
+            store.clear(f"{LOGITS.name}/")
+        if stage == "infer" and alongside is not None:
+            summary = alongside.result()  # started with decode, finishes its shards now
+            alongside = None
+        else:
+            console.print(f"[bold cyan]{stage}[/bold cyan] ...")
+            if stage == "decode" and stop_after != "decode":
+                alongside = InferAlongside.start(ctx) if config.infer.overlap_decode else None
+            try:
+                summary = registry.run_stage(spec, ctx)
+            finally:
+                if alongside is not None:
+                    alongside.producer_done()  # decode finished (or failed)
         summaries[stage] = summary
         store.write_bytes(
             marker,
@@ -138,6 +161,45 @@ def run_pipeline(
     if "release" in summaries:
         print_summary(ctx, summaries)
     return summaries
+
+
+class InferAlongside:
+    """The infer stage in a thread while decode runs (``infer.overlap_decode``).
+
+    Decode commits each task's chunk shards as the task ends; the worker takes
+    them as they appear and keeps listing until decode is over: Spark's
+    ``chunks/_SUCCESS`` (or decode returned or raised, :meth:`producer_done`).
+    Exactly once as ever: each shard's output is committed create-if-absent.
+    The thread computes with JAX while Spark's tasks decode: on a small
+    machine they share its cores, on a larger one the device idles less.
+    """
+
+    def __init__(self, ctx: StageContext):
+        from galvasr.infer.stage import decode_finished
+
+        self._done = threading.Event()
+        finished = decode_finished(ctx.root)
+        options = {**ctx.options, "follow": lambda: self._done.is_set() or finished()}
+        options["progress"] = False  # decode's progress owns the terminal
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="infer-alongside")
+        spec = registry.stage("infer")
+        ctx.console.print("[bold cyan]infer[/bold cyan] ... (alongside decode)")
+        self._future = self._pool.submit(
+            registry.run_stage, spec, dataclasses.replace(ctx, options=options)
+        )
+
+    @classmethod
+    def start(cls, ctx: StageContext) -> InferAlongside:
+        return cls(ctx)
+
+    def producer_done(self) -> None:
+        self._done.set()
+
+    def result(self) -> Summary:
+        try:
+            return self._future.result()
+        finally:
+            self._pool.shutdown()
 
 
 def print_summary(ctx: StageContext, summaries: dict[str, Summary]) -> None:

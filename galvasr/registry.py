@@ -11,6 +11,7 @@ its run record (``<root>/_runs/<stage>.json``) however it was started.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import json
 import sys
@@ -62,6 +63,7 @@ class Stage:
     reads_corpus: bool = False
     needs_model: bool = False
     options: tuple[Option, ...] = ()
+    uses_spark: bool = True  # False: its run record counts no Spark jobs (run alongside one)
 
     def runner(self) -> Callable[[StageContext], Summary]:
         fn: Callable[[StageContext], Summary] = importlib.import_module(self.module).run
@@ -95,9 +97,17 @@ STAGES: tuple[Stage, ...] = (
         outputs=("logits",),
         module="galvasr.infer.stage",
         needs_model=True,
+        uses_spark=False,
         options=(
             Option("worker-id", "Name in leases and summaries [default: host-pid-random]."),
             Option("progress", "Show a progress bar.", type=bool, default=True),
+            Option(
+                "follow",
+                "Run while decode writes chunks: take shards as they appear, until"
+                " chunks/_SUCCESS.",
+                type=bool,
+                default=False,
+            ),
         ),
     ),
     Stage(
@@ -111,6 +121,15 @@ STAGES: tuple[Stage, ...] = (
         options=(Option("model-version", "Fail unless the model is this version."),),
     ),
     Stage(
+        "adapt",
+        "Self-train the model on the run's confident segments; re-infer and re-align if it helps.",
+        "adapt",
+        inputs=("segments", "alignments", "chunks", "transcripts", "catalog"),
+        outputs=("adapt", "logits", "alignments", "segments", "rejects"),
+        module="galvasr.adapt.stage",
+        needs_model=True,
+    ),
+    Stage(
         "release",
         "Splits, subsets, Parquet/WebDataset/NeMo shards and the dataset card.",
         "release",
@@ -121,7 +140,7 @@ STAGES: tuple[Stage, ...] = (
     ),
     Stage(
         "report",
-        "Write the run's HTML report: funnel, rejects, histograms, time per stage.",
+        "Write the run's HTML report (funnel, rejects, histograms, stage times) and explorer.",
         None,
         inputs=("catalog", "rejects", "audio", "segments", "release"),
         outputs=("report",),
@@ -192,12 +211,38 @@ def run_stage(spec: Stage, ctx: StageContext) -> Summary:
 
     Nothing is recorded when the stage raises: the log describes finished stages.
     """
+    from galvasr.spark import job_ids
+
+    jobs_before = job_ids()
+    if ctx.rerun is None:
+        ctx.rerun = rerun
+    from galvasr.sparkprogress import spark_progress
+
     started = time.monotonic()
-    summary = spec.runner()(ctx)
+    with spark_progress(ctx.console, spec.name, enabled=ctx.progress and not draws_progress(spec)):
+        summary = spec.runner()(ctx)
     seconds = time.monotonic() - started
     summary = {**summary, "seconds": round(seconds, 3)}
+    jobs = job_ids() - jobs_before
+    if jobs and spec.uses_spark:
+        summary["spark_jobs"] = len(jobs)
     runlog.record_stage(ctx.root, spec.name, seconds, _numeric_leaves(summary))
     return summary
+
+
+def draws_progress(spec: Stage) -> bool:
+    """Whether a stage draws its own progress (it has a ``--progress`` option: infer)."""
+    return any(opt.key == "progress" for opt in spec.options)
+
+
+def rerun(name: str, ctx: StageContext, model: str) -> Summary:
+    """Run stage ``name`` inside another stage, with the checkpoint ``model`` (adapt's rounds).
+
+    Not recorded in ``_runs/``: it is part of the calling stage's work.
+    """
+    spec = stage(name)
+    options = {o.key: o.default for o in spec.options if o.setting is None}
+    return spec.runner()(dataclasses.replace(ctx, model=model, options=options))
 
 
 # ------------------------------------------------------------ entry points
@@ -213,6 +258,7 @@ def make_context(
     model: str | None,
     options: dict[str, Any],
     console: Console | None = None,
+    progress: bool = True,
 ) -> StageContext:
     """The context of a one-stage command or job: config, model resolved and checked once."""
     overrides: dict[str, dict[str, Any]] = {}
@@ -238,6 +284,7 @@ def make_context(
         options=extra,
         console=console or Console(stderr=True),
         app_name=f"galvasr-{spec.name}",
+        progress=progress and bool(extra.get("progress", True)),
     )
 
 
@@ -260,7 +307,16 @@ def job_parser(spec: Stage, prog: str | None = None) -> argparse.ArgumentParser:
             )
         else:
             parser.add_argument(f"--{opt.flag}", type=opt.type, default=None, help=opt.help)
+    if not draws_progress(spec):
+        parser.add_argument(
+            "--progress", action=argparse.BooleanOptionalAction, default=True, help=PROGRESS_HELP
+        )
+    parser.add_argument("--verbose", action="store_true", help=VERBOSE_HELP)
     return parser
+
+
+PROGRESS_HELP = "Print a progress line of the Spark jobs on a terminal."
+VERBOSE_HELP = "Show Spark's WARN lines and JAX's warnings (default: errors only)."
 
 
 def job_main(name: str, argv: list[str] | None = None) -> int:
@@ -270,6 +326,9 @@ def job_main(name: str, argv: list[str] | None = None) -> int:
     spec = stage(name)
     args = job_parser(spec).parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    from galvasr.spark import set_verbose
+
+    set_verbose(args.verbose)
     ctx = make_context(
         spec,
         root=args.root,
@@ -278,6 +337,7 @@ def job_main(name: str, argv: list[str] | None = None) -> int:
         sets=args.sets,
         model=getattr(args, "model", None),
         options={opt.key: getattr(args, opt.key) for opt in spec.options},
+        progress=getattr(args, "progress", True) is not False,
     )
     summary = run_stage(spec, ctx)
     print(json.dumps(summary, sort_keys=True, default=str), flush=True)

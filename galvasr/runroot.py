@@ -11,8 +11,10 @@
       release/<name>/                                       a release: formats, card, SHA256SUMS,
                                                             lhotse/, alignments/
       report/                                               the HTML report
+      adapt/                                                adapted models (galvasr.adapt)
       _pipeline/                                            ``galvasr run``'s markers and config
       _runs/<stage>.json                                    what each stage did last
+      _cache/jax/                                           JAX's compiled executables (infer)
 
 Folders whose names start with ``_`` are skipped by Spark's Parquet reader,
 so bookkeeping never shows up as a table. Paths here are relative to the run
@@ -25,6 +27,7 @@ from galvasr.schemas import CHUNKS, LOGITS, Table
 
 PIPELINE_DIR = "_pipeline"
 RUNS_DIR = "_runs"
+JAX_CACHE_DIR = "_cache/jax"  # infer.compilation_cache_dir = "auto" on a local run root
 LEASES_DIR = "_leases"
 WORKERS_DIR = "_workers"
 RELEASE_DIR = "release"
@@ -32,6 +35,8 @@ RELEASE_DIR = "release"
 RELEASE_LHOTSE = "lhotse"  # Lhotse Shar shards per subset and split
 RELEASE_ALIGNMENTS = "alignments"  # SRT, WebVTT, CTM and TextGrid per source audio file
 REPORT_DIR = "report"
+ADAPT_DIR = "adapt"  # in-run adaptation: round-<n>/ (data, checkpoint, model/), lineage
+ADAPT_CURRENT = f"{ADAPT_DIR}/current.json"  # the adapted model the alignment now comes from
 
 CHUNKS_PREFIX = f"{CHUNKS.name}/"
 

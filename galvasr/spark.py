@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -12,6 +14,30 @@ if TYPE_CHECKING:
 # Rows of `chunks` carry ~1 MB of PCM each; a few hundred per Arrow batch keeps
 # every batch between the JVM and Python workers far below the 2 GB limit.
 ARROW_MAX_RECORDS_PER_BATCH = 256
+LOG4J2_PROPERTIES = Path(__file__).with_name("log4j2.properties")
+_verbose = False
+
+
+def set_verbose(verbose: bool) -> None:
+    """``--verbose``: show Spark's WARN lines and JAX's fork warning; else errors only.
+
+    Quiet (the default) means: a JVM that galvasr starts reads
+    ``galvasr/log4j2.properties`` (ERROR, none of Spark's start-up lines), a
+    session's log level is ERROR, and JAX's ``os.fork()`` RuntimeWarning is
+    filtered (PySpark forks its workers' daemon while JAX's threads run; JAX
+    warns at every fork).
+    """
+    global _verbose
+    _verbose = verbose
+    if not verbose:
+        warnings.filterwarnings(
+            "ignore", message=r"os\.fork\(\) was called", category=RuntimeWarning
+        )
+
+
+def log_level() -> str:
+    """The log level galvasr gives a SparkSession: WARN with ``--verbose``, else ERROR."""
+    return "WARN" if _verbose else "ERROR"
 
 
 def get_spark(app_name: str = "galvasr", master: str | None = None) -> SparkSession:
@@ -32,7 +58,13 @@ def get_spark(app_name: str = "galvasr", master: str | None = None) -> SparkSess
         # Not under spark-submit (which starts the JVM first and says so in
         # this variable), so nobody chose a master: default to local mode.
         builder = builder.master(os.environ.get("GALVASR_SPARK_MASTER", "local[*]"))
-    return (
+    if not _verbose and "PYSPARK_GATEWAY_PORT" not in os.environ:
+        # The driver's JVM starts here: its start-up lines obey this file.
+        uri = LOG4J2_PROPERTIES.as_uri()
+        builder = builder.config(
+            "spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={uri}"
+        )
+    spark = (
         builder.config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.sql.execution.arrow.maxRecordsPerBatch", str(ARROW_MAX_RECORDS_PER_BATCH))
         .config("spark.sql.session.timeZone", "UTC")
@@ -44,3 +76,22 @@ def get_spark(app_name: str = "galvasr", master: str | None = None) -> SparkSess
         .config("spark.ui.showConsoleProgress", "false")
         .getOrCreate()
     )
+    spark.sparkContext.setLogLevel(log_level())
+    return spark
+
+
+def job_ids() -> frozenset[int]:
+    """The ids of the jobs the active SparkContext knows (none if Spark is not running).
+
+    ``galvasr.registry.run_stage`` counts a stage's Spark jobs as the ids that
+    appear while it runs (the driver keeps the last ``spark.ui.retainedJobs``,
+    1000 by default). Never starts Spark.
+    """
+    if "pyspark" not in sys.modules:
+        return frozenset()
+    from pyspark import SparkContext
+
+    sc = SparkContext._active_spark_context
+    if sc is None:
+        return frozenset()
+    return frozenset(sc.statusTracker().getJobIdsForGroup(None))

@@ -40,8 +40,10 @@ def write_table(
     model_version: str | None = None,
     stage: str | None = None,
     max_records_per_file: int | None = None,
+    options: dict[str, str] | None = None,
 ) -> None:
-    """Overwrite ``table`` under ``root`` with ``df``.
+    """Overwrite ``table`` under ``root`` with ``df`` (``options``: the writer's, and
+    Hadoop settings for this write alone).
 
     ``rejects`` is shared by every stage: each stage overwrites only its own
     ``stage=<name>`` partition, so re-running one stage never loses another's.
@@ -60,6 +62,8 @@ def write_table(
             writer = writer.partitionBy(*table.partition_by)
     if max_records_per_file:
         writer = writer.option("maxRecordsPerFile", max_records_per_file)
+    for key, value in (options or {}).items():
+        writer = writer.option(key, value)
     writer.option("compression", "zstd").parquet(path)
 
 

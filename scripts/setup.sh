@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Sets up everything galvasr needs on a fresh Debian/Ubuntu machine:
-# system packages (ffmpeg, espeak-ng, flite, festival and two voices, bible-kjv),
-# and a virtual environment in .venv with galvasr and its test tools.
+# system packages (ffmpeg, espeak-ng, flite, festival and two voices, bible-kjv,
+# and chromium, in which the report's tests load its pages), and a virtual
+# environment in .venv with galvasr and its test tools.
 # Safe to run again: it only does what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
-APT_PACKAGES=(ffmpeg espeak-ng flite festival festvox-kdlpc16k festvox-us-slt-hts bible-kjv)
+APT_PACKAGES=(ffmpeg espeak-ng flite festival festvox-kdlpc16k festvox-us-slt-hts bible-kjv chromium)
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[1;31m[setup] error:\033[0m %s\n' "$*" >&2; exit 1; }

@@ -463,11 +463,18 @@ def run_align(
         write_table(out.filter(kind == "segment").select(*SEGMENTS.columns), root, SEGMENTS)
         rejects = out.filter(kind == "reject").select(*REJECTS.columns)
         write_table(rejects, root, REJECTS, stage=STAGE)
-        counts = {
-            r[_KIND]: r["n"] for r in out.groupBy(_KIND).agg(F.count("*").alias("n")).collect()
-        }
-        hours = out.filter(kind == "segment").agg(F.sum("duration_ms")).collect()[0][0] or 0
-        reasons = out.filter(kind == "reject").groupBy("reason").count().collect()
+        # Every count of the summary in one query (rows per kind, rejects per
+        # reason, segment milliseconds): one pass over the persisted output.
+        tally = (
+            out.groupBy(_KIND, F.when(kind == "reject", F.col("reason")).alias("reason"))
+            .agg(F.count("*").alias("n"), F.sum("duration_ms").alias("ms"))
+            .collect()
+        )
+        counts: dict[str, int] = {}
+        for r in tally:
+            counts[r[_KIND]] = counts.get(r[_KIND], 0) + int(r["n"])
+        hours = sum(int(r["ms"] or 0) for r in tally if r[_KIND] == "segment")
+        reasons = [(r["reason"], r["n"]) for r in tally if r[_KIND] == "reject"]
     finally:
         out.unpersist()
         spark.conf.set(CO_PARTITION_CONF, co_partition or "true")
@@ -476,7 +483,7 @@ def run_align(
         alignments=int(counts.get("alignment", 0)),
         segments=int(counts.get("segment", 0)),
         segment_hours=round(hours / 3_600_000, 4),
-        rejects_by_reason={r["reason"]: int(r["count"]) for r in sorted(reasons)},
+        rejects_by_reason={reason: int(n) for reason, n in sorted(reasons)},
     )
     log.info("align: %s", summary.to_json())
     return summary

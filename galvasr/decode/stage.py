@@ -240,6 +240,9 @@ class DecodeSummary:
         return json.dumps(self.__dict__, sort_keys=True)
 
 
+COMMITTER_ALGORITHM = "mapreduce.fileoutputcommitter.algorithm.version"
+
+
 def run_decode(spark: SparkSession, corpus: str, root: str, config: DecodeConfig) -> DecodeSummary:
     """Decode every catalog file under ``root`` from ``corpus``; write chunks, audio, rejects."""
     from pyspark.sql import functions as F
@@ -265,7 +268,17 @@ def run_decode(spark: SparkSession, corpus: str, root: str, config: DecodeConfig
         functools.partial(_decode_partition, corpus=corpus, plan=plan, outcomes=outcomes)
     )
     chunks = spark.createDataFrame(chunk_rows, CHUNKS.spark, verifySchema=False)
-    write_table(chunks, root, CHUNKS, max_records_per_file=config.chunks_per_file)
+    # Each task's shards are moved into chunks/ as the task ends (Hadoop's
+    # committer algorithm 2), so that inference can start on them while the
+    # other files decode (galvasr run, infer.overlap_decode); chunks/_SUCCESS
+    # still appears only once the whole job has committed.
+    write_table(
+        chunks,
+        root,
+        CHUNKS,
+        max_records_per_file=config.chunks_per_file,
+        options={COMMITTER_ALGORITHM: "2"},
+    )
 
     by_id: dict[int, AudioRow | RejectRow] = {}
     for row in outcomes.value:

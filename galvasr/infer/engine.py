@@ -33,7 +33,8 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -58,6 +59,7 @@ from galvasr.config import InferConfig
 from galvasr.infer import shards as plan
 from galvasr.infer.leases import LeaseKeeper, Leases
 from galvasr.model import LoadedModel
+from galvasr.schemas import CHUNKS
 from galvasr.storage import Store, commit_parquet_if_absent, open_store, read_parquet
 
 
@@ -133,6 +135,24 @@ class _CannotFit(Exception):
     pass
 
 
+# Executables JAX loaded from its persistent compilation cache, per thread (JAX
+# reports the event in the thread that compiles; compiles run on several).
+_CACHE_HITS = threading.local()
+_CACHE_HIT_EVENT = "/jax/compilation_cache/cache_hits"
+
+
+def _count_cache_hit(event: str, **kwargs: Any) -> None:
+    if event == _CACHE_HIT_EVENT:
+        _CACHE_HITS.n = _cache_hits() + 1
+
+
+jax.monitoring.register_event_listener(_count_cache_hit)
+
+
+def _cache_hits() -> int:
+    return int(getattr(_CACHE_HITS, "n", 0))
+
+
 def _put(q: queue.Queue[Any], item: Any, stop: threading.Event) -> bool:
     """Put ``item`` unless the worker is stopping; False if it is."""
     while not stop.is_set():
@@ -159,8 +179,12 @@ class Worker:
         hooks: Hooks | None = None,
         progress: bool = True,
         console: Console | None = None,
+        follow: Callable[[], bool] | None = None,
     ):
         self.root = root
+        # Shards still being produced (decode running at the same time): after the
+        # listed shards, list again until ``follow()`` says no more will come.
+        self.follow = follow
         self.model = model
         self.config = config
         self.version = model.info.model_version
@@ -196,7 +220,16 @@ class Worker:
             in_shardings=(replicated, self.data_sharding, self.data_sharding),
             out_shardings=(self.data_sharding, self.data_sharding),
         )
-        self._compiled: dict[tuple[int, int], Any] = {}
+        self._compiled: dict[tuple[int, int], Future[Any]] = {}
+        self._compile_lock = threading.RLock()  # held while compiling without threads
+        # Shapes compile in these threads as soon as the reader knows them (a new
+        # bucket listed, a shard read), while the device runs earlier batches.
+        self._compiler = (
+            ThreadPoolExecutor(config.compile_threads, thread_name_prefix="compile")
+            if config.compile_threads > 0
+            else None
+        )
+        self._peeked: set[int] = set()  # buckets whose first shard's shapes were queued
         self._limits: dict[int, int] = {}  # bucket length -> largest batch that fit
         self.stats = plan.WorkerStats(
             worker_id=self.worker_id,
@@ -227,9 +260,48 @@ class Worker:
     def _schedule(
         self, store: Store, keeper: LeaseKeeper, shards: list[plan.Shard]
     ) -> Iterator[plan.Shard]:
-        """Leased shards whose output does not exist yet, until none is left to take."""
+        """Leased shards whose output does not exist yet, until none is left to take.
+
+        Following a producer (``self.follow``), new shards are listed once the
+        known ones are done, until ``follow()`` was true before a listing that
+        found nothing new: a shard committed before the producer said it was
+        finished is always in that last listing.
+        """
+        known = set(shards)
         pending = plan.rotate(shards, self.worker_id)
+        while not self._stop.is_set():
+            if not (yield from self._take(store, keeper, pending)):
+                return  # stopping, or leaving leased shards to others (wait_for_leased)
+            if self.follow is None:
+                break
+            finished = self.follow()  # before listing: see the docstring
+            new = [s for s in plan.find_shards(store.list(plan.CHUNKS_PREFIX)) if s not in known]
+            if not new:
+                if finished:
+                    break
+                self._stop.wait(self.config.follow_poll_s)
+                continue
+            known.update(new)
+            self.stats.shards_total = len(known)
+            if self._progress is not None:
+                self._progress.update(self._task, total=len(known))
+            pending = plan.rotate(new, self.worker_id)
+        if not self._stop.is_set():
+            # Leases left on finished shards (by a worker that died right after
+            # taking a shard someone else committed) would otherwise stay forever.
+            prefix = runroot.logits_prefix(self.version) + "/"
+            outputs = set(store.list(prefix))
+            done = {s.key for s in known if s.output_path(self.version) in outputs}
+            self.stats.leases_swept = keeper.sweep(done)
+
+    def _take(
+        self, store: Store, keeper: LeaseKeeper, pending: list[plan.Shard]
+    ) -> Generator[plan.Shard, None, bool]:
+        """Leased shards of ``pending`` whose output does not exist yet; True once every
+        one of them is done (False: stopping, or others hold the rest and
+        ``wait_for_leased`` is off)."""
         prefix = runroot.logits_prefix(self.version) + "/"
+        self._peek(store, pending)
         while pending and not self._stop.is_set():
             outputs = set(store.list(prefix))
             latest = keeper.scan()
@@ -237,7 +309,7 @@ class Worker:
             taken = False
             for shard in pending:
                 if self._stop.is_set():
-                    return
+                    return False
                 out = shard.output_path(self.version)
                 if out in outputs:
                     self.stats.shards_skipped += 1
@@ -256,16 +328,11 @@ class Worker:
             pending = still
             if pending and not taken:
                 if not self.config.wait_for_leased:
-                    return
+                    return False
                 # Every remaining shard is leased by a live worker: wait for
                 # it to finish, or for its lease to expire.
                 self._stop.wait(self.config.poll_s)
-        if not pending and not self._stop.is_set():
-            # Leases left on finished shards (by a worker that died right after
-            # taking a shard someone else committed) would otherwise stay forever.
-            outputs = set(store.list(prefix))
-            done = {s.key for s in shards if s.output_path(self.version) in outputs}
-            self.stats.leases_swept = keeper.sweep(done)
+        return not pending and not self._stop.is_set()
 
     def _reader(self, keeper: LeaseKeeper, shards: list[plan.Shard]) -> None:
         store = open_store(self.root)
@@ -285,6 +352,7 @@ class Worker:
                     continue
                 size = self.batch_size(data.bucket_samples)
                 work = _Work(shard, data, plan.plan_batches(data.num_rows, size, self.num_devices))
+                self._precompile_shard(data.bucket_samples, data.num_rows)
                 for first, rows, padded in work.batches:
                     batch = _Batch(
                         work, first, rows, padded, self._place(data, first, rows, padded)
@@ -315,23 +383,81 @@ class Worker:
 
     # ----------------------------------------------------------- device
 
-    def _compile(self, bucket_samples: int, size: int) -> Any:
+    def _precompile(self, bucket_samples: int, size: int) -> Future[Any]:
+        """The executable for ``size`` rows of ``bucket_samples``, compiling (once) if new."""
         key = (bucket_samples, size)
-        if key not in self._compiled:
-            start = time.perf_counter()
-            self._compiled[key] = self._step.lower(
-                self.params,
-                jax.ShapeDtypeStruct(
-                    (size, bucket_samples), jnp.int16, sharding=self.data_sharding
-                ),
-                jax.ShapeDtypeStruct((size,), jnp.int32, sharding=self.data_sharding),
-            ).compile()
-            seconds = time.perf_counter() - start
+        with self._compile_lock:
+            if key not in self._compiled:
+                if self._compiler is not None:
+                    self._compiled[key] = self._compiler.submit(self._compile_now, *key)
+                else:
+                    done: Future[Any] = Future()
+                    self._compiled[key] = done
+                    try:
+                        done.set_result(self._compile_now(*key))
+                    except Exception as e:
+                        done.set_exception(e)
+            return self._compiled[key]
+
+    def _precompile_shard(self, bucket_samples: int, num_rows: int) -> None:
+        size = self.batch_size(bucket_samples)
+        if self._compiler is None:
+            return
+        for padded in sorted(
+            {p for _, _, p in plan.plan_batches(num_rows, size, self.num_devices)}
+        ):
+            self._precompile(bucket_samples, padded)
+
+    def _peek(self, store: Store, shards: list[plan.Shard]) -> None:
+        """Queue the shapes of the first shard of every bucket not seen yet."""
+        if self._compiler is None:
+            return
+        for shard in shards:
+            if shard.bucket in self._peeked or self._stop.is_set():
+                continue
+            self._peeked.add(shard.bucket)
+            try:
+                lengths = read_parquet(store, shard.input_path, columns=[CHUNKS.c.bucket_samples])
+            except (FileNotFoundError, pa.ArrowInvalid, OSError):
+                continue  # the reader reports it when it reads the shard
+            column = lengths.column(0).to_pylist()
+            if column and column[0]:
+                self._precompile_shard(int(column[0]), len(column))
+
+    def _compile(self, bucket_samples: int, size: int) -> Any:
+        """The executable, waiting for its compilation if it is not ready yet."""
+        with self._compile_lock:
+            ready = self._compiled.get((bucket_samples, size))
+        if ready is not None and ready.done():
+            return ready.result()
+        start = time.perf_counter()
+        future = self._precompile(bucket_samples, size)  # without threads: compiles here
+        wait([future])
+        self.stats.compile_wait_s += time.perf_counter() - start
+        return future.result()
+
+    def _compile_now(self, bucket_samples: int, size: int) -> Any:
+        hits_before = _cache_hits()
+        start = time.perf_counter()
+        compiled = self._step.lower(
+            self.params,
+            jax.ShapeDtypeStruct((size, bucket_samples), jnp.int16, sharding=self.data_sharding),
+            jax.ShapeDtypeStruct((size,), jnp.int32, sharding=self.data_sharding),
+        ).compile()
+        seconds = time.perf_counter() - start
+        cached = _cache_hits() > hits_before
+        with self._compile_lock:
             self.stats.compile_s += seconds
+            self.stats.compiles_from_cache += cached
             self.stats.compiles.append(
-                {"bucket_samples": bucket_samples, "batch": size, "seconds": seconds}
+                {
+                    "bucket_samples": bucket_samples,
+                    "batch": size,
+                    "seconds": seconds,
+                    "from_cache": cached,
+                }
             )
-        return self._compiled[key]
+        return compiled
 
     def _execute(
         self,
@@ -379,7 +505,7 @@ class Worker:
     def _device_loop(self, keeper: LeaseKeeper) -> None:
         failed: set[plan.Shard] = set()
         loop_start = time.perf_counter()
-        compile_before = self.stats.compile_s
+        compile_before = self.stats.compile_wait_s
         first = True
         while True:
             wait_start = time.perf_counter()
@@ -416,7 +542,7 @@ class Worker:
                 break
             self.hooks.after_batch(shard.key, keeper)
         self.stats.loop_s = (
-            time.perf_counter() - loop_start - (self.stats.compile_s - compile_before)
+            time.perf_counter() - loop_start - (self.stats.compile_wait_s - compile_before)
         )
 
     # ----------------------------------------------------------- writer
@@ -532,6 +658,8 @@ class Worker:
                 reader.join()  # a reader blocked on a full queue gives up once stopping
                 self._out.put(_DONE)
                 writer.join()
+                if self._compiler is not None:
+                    self._compiler.shutdown(wait=True, cancel_futures=True)
             self.stats.lease_renewals = keeper.renewals
             self.stats.lease_errors = list(keeper.errors)
             for shard in keeper.held():  # only after a failure: let others take them now

@@ -282,6 +282,9 @@ class WorkerStats:
     computed_samples: int = 0  # rows x bucket length, padding rows included
     compile_s: float = 0.0
     compiles: list[dict[str, float]] = field(default_factory=list)
+    compiles_from_cache: int = 0  # of which: loaded from JAX's persistent cache
+    compile_wait_s: float = 0.0  # device loop blocked on a compilation (the rest overlapped)
+    compilation_cache_dir: str = ""  # "": no persistent cache
     run_s: float = 0.0  # wall time from the first shard listing to the last commit
     loop_s: float = 0.0  # device loop wall time, compiles excluded
     device_s: float = 0.0  # dispatch to results ready
@@ -318,6 +321,9 @@ class WorkerStats:
             ),
             "compile_s": self.compile_s,
             "compiles": self.compiles,
+            "compiles_from_cache": self.compiles_from_cache,
+            "compile_wait_s": self.compile_wait_s,
+            "compilation_cache_dir": self.compilation_cache_dir,
             "run_s": self.run_s,
             "device_s": self.device_s,
             "loop_s": self.loop_s,

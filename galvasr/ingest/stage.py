@@ -423,7 +423,9 @@ def run_ingest(spark: SparkSession, corpus: str, root: str, config: IngestConfig
     sc = spark.sparkContext
     partitions = config.partitions or sc.defaultParallelism
     # zipWithIndex numbers lines in file order, whatever the partitioning.
-    parsed = sc.textFile(catalog_url).zipWithIndex().flatMap(_parsed_records)
+    # One partition unless the file spans several blocks: zipWithIndex then needs no
+    # job of its own to count the lines of every partition but the last.
+    parsed = sc.textFile(catalog_url, minPartitions=1).zipWithIndex().flatMap(_parsed_records)
     parsed = parsed.persist(StorageLevel.MEMORY_AND_DISK)  # read and parse the catalog once
     items = parsed.filter(functools.partial(_is_kind, "item")).map(operator.itemgetter(1))
     records = (

@@ -18,7 +18,7 @@ import queue
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +96,45 @@ def make_optimizer(c: TrainConfig) -> optax.GradientTransformation:
         optax.clip_by_global_norm(c.grad_clip),
         optax.adamw(make_schedule(c), weight_decay=c.weight_decay),
     )
+
+
+StepFn = Callable[[Any, Any, dict[str, jnp.ndarray], jnp.ndarray], tuple[Any, Any, jnp.ndarray]]
+
+
+def make_step(model: ConvCTC, opt: optax.GradientTransformation, seed: int) -> StepFn:
+    """The jitted step ``(params, opt_state, batch, step) -> (params, opt_state, loss)``.
+
+    CTC loss per label, dropout drawn from ``(seed, step)``: a step is a pure
+    function of its inputs, so a resumed run repeats an uninterrupted one.
+    Shared by :func:`train` and in-run adaptation (galvasr.adapt).
+    """
+
+    def loss_fn(p: Any, batch: dict[str, jnp.ndarray], rng: jax.Array) -> jnp.ndarray:
+        out: Any = model.apply(
+            {"params": p},
+            batch["pcm"],
+            batch["lengths"],
+            train=True,
+            warp=batch["warp"],
+            feature_mask=batch["feature_mask"],
+            rngs={"dropout": rng},
+        )
+        lp, frames = out
+        pad = (jnp.arange(lp.shape[1])[None, :] >= frames[:, None]).astype(jnp.float32)
+        per = optax.ctc_loss(lp, pad, batch["labels"], batch["label_paddings"])
+        n_labels = jnp.maximum(jnp.sum(1.0 - batch["label_paddings"], axis=1), 1.0)
+        return jnp.mean(per / n_labels)
+
+    @jax.jit
+    def step_fn(
+        params: Any, opt_state: Any, batch: dict[str, jnp.ndarray], step: jnp.ndarray
+    ) -> tuple[Any, Any, jnp.ndarray]:
+        rng = jax.random.fold_in(jax.random.PRNGKey(seed), step)
+        loss, grads = jax.value_and_grad(loss_fn)(params, batch, rng)
+        updates, opt_state = opt.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, loss
+
+    return step_fn
 
 
 def evaluate(
@@ -194,30 +233,7 @@ def train(c: TrainConfig, console: Console | None = None, stop_after: int | None
     n_params = sum(int(np.prod(p.shape)) for p in jax.tree.leaves(state["params"]))
     console.print(f"[bold]model[/] {n_params / 1e6:.2f} M parameters; {c.num_steps} steps")
 
-    def loss_fn(p: Any, batch: dict[str, jnp.ndarray], rng: jax.Array) -> jnp.ndarray:
-        out: Any = model.apply(
-            {"params": p},
-            batch["pcm"],
-            batch["lengths"],
-            train=True,
-            warp=batch["warp"],
-            feature_mask=batch["feature_mask"],
-            rngs={"dropout": rng},
-        )
-        lp, frames = out
-        pad = (jnp.arange(lp.shape[1])[None, :] >= frames[:, None]).astype(jnp.float32)
-        per = optax.ctc_loss(lp, pad, batch["labels"], batch["label_paddings"])
-        n_labels = jnp.maximum(jnp.sum(1.0 - batch["label_paddings"], axis=1), 1.0)
-        return jnp.mean(per / n_labels)
-
-    @jax.jit
-    def step_fn(
-        params: Any, opt_state: Any, batch: dict[str, jnp.ndarray], step: jnp.ndarray
-    ) -> tuple[Any, Any, jnp.ndarray]:
-        rng = jax.random.fold_in(jax.random.PRNGKey(c.seed), step)
-        loss, grads = jax.value_and_grad(loss_fn)(params, batch, rng)
-        updates, opt_state = opt.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state, loss
+    step_fn = make_step(model, opt, c.seed)
 
     data = _prefetch(
         batches(

@@ -376,10 +376,14 @@ def _figures(
 
 
 def model_version(root: str, cfg: ReleaseConfig) -> str:
-    """The configured model version, else the only one under ``logits/``, else "unknown"."""
+    """The configured model version, else the one adaptation last aligned with
+    (``adapt/current.json``), else the only one under ``logits/``, else "unknown"."""
     if cfg.model_version:
         return cfg.model_version
-    versions = runroot.model_versions(open_store(root).list(f"{LOGITS.name}/"))
+    store = open_store(root)
+    if store.exists(runroot.ADAPT_CURRENT):
+        return str(json.loads(store.read_bytes(runroot.ADAPT_CURRENT))["model_version"])
+    versions = runroot.model_versions(store.list(f"{LOGITS.name}/"))
     return versions[0] if len(versions) == 1 else ("unknown" if not versions else "several")
 
 

@@ -6,7 +6,9 @@ Spark for a gs:// one), plus the run log
 (:mod:`galvasr.runlog`); the page is written to ``<root>/report/index.html``
 with one PNG per plot beside it. Every number shown is also in a table under
 its plot. Text from the tables (reasons, identifiers, release names) is
-HTML-escaped.
+HTML-escaped. The funnel and the rejects of align and release link to the
+explorer (:mod:`galvasr.report.explorer`, ``<report>/explorer/index.html``):
+samples of each subset and of each reason to listen to.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from galvasr import __version__, runlog, runroot
+from galvasr.config import AlignConfig
 from galvasr.context import StageContext, Summary
-from galvasr.report import sqlviews
+from galvasr.report import explorer, sqlviews
 from galvasr.storage import open_store
 
 if TYPE_CHECKING:
@@ -50,6 +53,9 @@ class Figures:
     buckets: list[tuple[int, float, int, float]] = field(default_factory=list)
     """bucket, bucket_seconds, windows, padding_fraction"""
     stages: list[runlog.StageRecord] = field(default_factory=list)
+    explored: set[tuple[str, str]] = field(default_factory=set)
+    """(stage, reason) of the rejects the explorer shows; empty: no explorer"""
+    explored_subsets: list[str] = field(default_factory=list)
 
 
 def _query(views: sqlviews.Views, name: str) -> list[dict[str, Any]]:
@@ -183,6 +189,14 @@ def plots(fig: Figures) -> dict[str, bytes]:
 # ------------------------------------------------------------------- page
 
 
+@dataclass(frozen=True)
+class Link:
+    """A table cell that links to ``href`` (a relative URL made by galvasr, not from data)."""
+
+    text: str
+    href: str
+
+
 def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(_cell(v) for v in row) + "</tr>" for row in rows)
@@ -190,6 +204,9 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 
 
 def _cell(value: object) -> str:
+    if isinstance(value, Link):
+        href = html.escape(value.href, quote=True)
+        return f'<td><a href="{href}">{html.escape(value.text)}</a></td>'
     number = isinstance(value, (int, float, Bin))
     text = html.escape(_fmt(value))
     return f'<td class="num">{text}</td>' if number else f"<td>{text}</td>"
@@ -209,12 +226,29 @@ def _fmt(value: object) -> str:
     return str(value)
 
 
-def _section(title: str, image: str, table: str, note: str = "") -> str:
+def _section(title: str, image: str, table: str, note: str = "", link: str = "") -> str:
     alt = html.escape(title, quote=True)
     para = f"<p>{html.escape(note)}</p>" if note else ""
+    img = f'<img src="{image}" alt="{alt}">'
+    if link:
+        img = f'<a href="{html.escape(link, quote=True)}">{img}</a>'
+    return f"<section><h2>{html.escape(title)}</h2>{para}{img}{table}</section>"
+
+
+EXPLORER_PAGE = f"{explorer.DIR}/index.html"
+
+
+def _explorer_links(fig: Figures) -> str:
+    if not fig.explored_subsets and not fig.explored:
+        return ""
+    links = [
+        f'<a href="{EXPLORER_PAGE}#{explorer.subset_anchor(s)}">{html.escape(s)}</a>'
+        for s in fig.explored_subsets
+    ]
+    listen = f"the released subsets ({', '.join(links)}) and " if links else ""
     return (
-        f"<section><h2>{html.escape(title)}</h2>{para}"
-        f'<img src="{image}" alt="{alt}">{table}</section>'
+        f'<p>Listen to samples of {listen}the <a href="{EXPLORER_PAGE}#rejects">cues and'
+        " segments align and release refused</a> in the explorer.</p>"
     )
 
 
@@ -237,11 +271,26 @@ def render_html(fig: Figures) -> str:
             "funnel.png",
             _table(["step", "files", "hours"], [(s.name, s.items, s.hours) for s in fig.funnel]),
             "Catalog files have no duration until decode measures them.",
-        ),
+            link=f"{EXPLORER_PAGE}#subsets" if fig.explored_subsets else "",
+        )
+        + _explorer_links(fig),
         _section(
             "Rejects by stage and reason",
             "rejects.png",
-            _table(["stage", "reason", "rows"], fig.rejects),
+            _table(
+                ["stage", "reason", "rows"],
+                [
+                    (
+                        stage,
+                        Link(reason, f"{EXPLORER_PAGE}#{explorer.reject_anchor(stage, reason)}")
+                        if (stage, reason) in fig.explored
+                        else reason,
+                        n,
+                    )
+                    for stage, reason, n in fig.rejects
+                ],
+            ),
+            link=f"{EXPLORER_PAGE}#rejects" if fig.explored else "",
         ),
         _section(
             "Segment durations",
@@ -288,7 +337,9 @@ def render_html(fig: Figures) -> str:
     title = f"galvasr run report: {fig.root}"
     return (
         "<!DOCTYPE html>\n"
-        f'<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+        '<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{html.escape(explorer.CSP)}">'
+        f"<title>{html.escape(title)}</title>"
         f"<style>{STYLE}</style></head><body>"
         f"<h1>{html.escape(title)}</h1>"
         f'<p class="meta">galvasr {html.escape(__version__)}; release shown: '
@@ -303,15 +354,27 @@ def write_report(
     out: str | None = None,
     release_name: str | None = None,
     engine: str = "auto",
+    margin_s: float = AlignConfig.margin_s,
 ) -> str:
     """Write the report of ``root`` to ``out`` (default ``<root>/report``); returns the page.
 
-    ``spark`` is needed only where the queries run in Spark (a gs:// root).
+    The explorer (``explorer/``, rebuilt whole) comes with it; ``margin_s`` is
+    the run's ``align.margin_s``, the span around a refused cue that align
+    searched. ``spark`` is needed only where the queries run in Spark (a
+    gs:// root).
     """
-    fig = collect_figures(spark, root, release_name, engine)
+    views = sqlviews.open_views(root, release_name, engine=engine, spark=spark)
+    try:
+        fig = _figures(views, root)
+        found = explorer.collect(views, margin_s)
+    finally:
+        views.close()
+    fig.explored_subsets = [subset for subset, _ in found.subsets]
+    fig.explored = {(stage, reason) for stage, reason, *_ in found.rejects}
     out = out or runroot.join(root, runroot.REPORT_DIR)
     store = open_store(out)
-    for name, data in plots(fig).items():
+    store.clear(f"{explorer.DIR}/")
+    for name, data in {**plots(fig), **explorer.files(found)}.items():
         store.write_bytes(name, data)
     store.write_bytes("index.html", render_html(fig).encode())
     return store.url("index.html")
@@ -325,6 +388,7 @@ def run(ctx: StageContext) -> Summary:
         ctx.root,
         ctx.options.get("out"),
         release_name=ctx.options.get("release_name") or ctx.config.release.name,
+        margin_s=ctx.config.align.margin_s,
     )
     ctx.state["report_url"] = url
     return {"url": url}

@@ -177,6 +177,10 @@ def render(
         return _festival(text, voice)
     if voice.engine == "piper":
         return _piper(text, voice)
+    if voice.engine == "kokoro":  # optional, off in training: galvasr/synth/kokoro.py
+        from galvasr.synth.kokoro import render_kokoro
+
+        return render_kokoro(text, voice)
     raise ValueError(f"unknown engine {voice.engine!r}")
 
 

@@ -27,6 +27,7 @@ CORE = {
     "galvasr.storage",
     "galvasr.config",
     "galvasr.spark",
+    "galvasr.sparkprogress",
     "galvasr.keys",
     "galvasr.runlog",
     "galvasr.quantize",
@@ -34,7 +35,7 @@ CORE = {
     "galvasr.corpus_files",
     "galvasr.licenses",
 }
-STAGES = ("ingest", "decode", "infer", "align", "release", "report")
+STAGES = ("ingest", "decode", "infer", "align", "adapt", "release", "report")
 ENTRY = {"galvasr.registry", "galvasr.pipeline", "galvasr.cli"}
 OUTSIDE = ("accel", "jobs", "tests", "benchmarks")
 
