@@ -34,13 +34,26 @@ if not cache.exists():
     voices = [Voice("kokoro", "mix", "s5"), Voice("kokoro", "mix", "s6")] * 8
     pcms = [synthesize(t, v) for t, v in zip(texts, voices, strict=True)]
     labels = [DEFAULT_VOCAB.normalize(t) for t in texts]
-    np.savez(cache, pcm=np.concatenate(pcms), offsets=np.cumsum([0] + [len(p) for p in pcms]),
-             texts=np.array(labels), voices=np.array([v.name for v in voices]))
+    np.savez(
+        cache,
+        pcm=np.concatenate(pcms),
+        offsets=np.cumsum([0] + [len(p) for p in pcms]),
+        texts=np.array(labels),
+        voices=np.array([v.name for v in voices]),
+    )
 z = np.load(cache)
 utts = Utterances(z["pcm"], z["offsets"], tuple(map(str, z["texts"])), tuple(map(str, z["voices"])))
 for m in sys.argv[2:]:
     model = load_model(Path(m))
     hyps = transcribe(model, utts)
-    print(json.dumps({"model": model.info.model_version, "utterances": len(utts),
-                      "seconds": round(utts.seconds, 1),
-                      "cer": round(float(jiwer.cer(list(utts.texts), hyps)), 4)}), flush=True)
+    print(
+        json.dumps(
+            {
+                "model": model.info.model_version,
+                "utterances": len(utts),
+                "seconds": round(utts.seconds, 1),
+                "cer": round(float(jiwer.cer(list(utts.texts), hyps)), 4),
+            }
+        ),
+        flush=True,
+    )
