@@ -118,9 +118,10 @@ class InferConfig:
     lease_ttl_s: float = 120.0  # a dead worker's shard is taken over after this
     poll_s: float = 5.0  # wait between looks when every remaining shard is leased
     wait_for_leased: bool = True  # False: exit instead of waiting for others' shards
-    # galvasr run: infer starts with decode, on each chunks shard as decode commits it
-    # (decode then commits per task); off: infer starts after decode.
-    overlap_decode: bool = True
+    # galvasr run: infer starts with decode, on each chunks shard as decode commits it;
+    # off (default): after decode. On 2 shared cores it gained nothing clear
+    # (benchmarks/results/fixed_cost*.json): turn it on where the device would idle.
+    overlap_decode: bool = False
     follow_poll_s: float = 0.5  # wait between listings of chunks/ while following decode
     # Threads that compile a bucket's shapes as soon as its first shard is listed, while
     # the device runs; 0: compile each shape on the device loop when first needed.

@@ -164,7 +164,7 @@ def run_pipeline(
 
 
 class InferAlongside:
-    """The infer stage in a thread while decode runs (``infer.overlap_decode``).
+    """The infer stage in a thread while decode runs (``infer.overlap_decode = true``).
 
     Decode commits each task's chunk shards as the task ends; the worker takes
     them as they appear and keeps listing until decode is over: Spark's
