@@ -125,12 +125,14 @@ def test_kill_mid_shard_and_resume_equals_a_clean_run(backend: Backend, tmp_path
     marker = tmp_path / "victim-is-mid-shard"
     victim_faults = json.dumps({"sleep_in_shard": "part-", "sleep_s": 600, "marker": str(marker)})
     victim = start_worker(backend, root, model, config, "w0", victim_faults)
-    others = [start_worker(backend, root, model, config, f"w{i}") for i in (1, 2)]
     deadline = time.monotonic() + 180
     while not marker.exists():
         assert victim.poll() is None, victim.communicate()[1][-3000:]
         assert time.monotonic() < deadline, "the victim never got a shard"
         time.sleep(0.05)
+    # The others start once the victim holds its shard: started together, two warm
+    # workers (the compilation cache is shared) could take every shard first.
+    others = [start_worker(backend, root, model, config, f"w{i}") for i in (1, 2)]
     killed_shard = marker.read_text()
     # It computed one batch of two and holds the lease, renewing it.
     # A renewal replaces the record between a listing and a read; under load that can
