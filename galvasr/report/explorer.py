@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from galvasr.report import sqlviews
+from galvasr.report.plot import png
 from galvasr.schemas import SAMPLE_RATE
 
 DIR = "explorer"
@@ -346,19 +347,14 @@ def clip_audio(clip: Clip) -> tuple[bytes | None, np.ndarray | None]:
 
 def waveform_png(samples: np.ndarray, marks: Sequence[Mark]) -> bytes:
     """A small waveform (min and max per column) with the marks as shaded spans."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     columns = 600
     x = samples.astype(np.float32) / 32768.0
     seconds = len(x) / SAMPLE_RATE
     pad = (-len(x)) % columns
     blocks = np.pad(x, (0, pad)).reshape(columns, -1)
     t = np.linspace(0.0, seconds, columns)
-    figure, ax = plt.subplots(figsize=(6.0, 1.3), dpi=100)
-    try:
+
+    def draw(ax: Any) -> None:
         ax.fill_between(t, blocks.min(axis=1), blocks.max(axis=1), color="#4c72b0", lw=0)
         colors = {"aligned": "#55a868", "subtitle": "#dd8452"}
         for m in marks:
@@ -371,12 +367,8 @@ def waveform_png(samples: np.ndarray, marks: Sequence[Mark]) -> bytes:
         ax.set_yticks([])
         ax.set_xlabel("seconds", fontsize=8)
         ax.tick_params(labelsize=8)
-        figure.tight_layout()
-        out = io.BytesIO()
-        figure.savefig(out, format="png", metadata={"Software": None})
-        return out.getvalue()
-    finally:
-        plt.close(figure)
+
+    return png(draw, size=(6.0, 1.3))
 
 
 def files(found: Explorer) -> dict[str, bytes]:

@@ -14,7 +14,6 @@ samples of each subset and of each reason to listen to.
 from __future__ import annotations
 
 import html
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -23,6 +22,7 @@ from galvasr import __version__, runlog, runroot
 from galvasr.config import AlignConfig
 from galvasr.context import StageContext, Summary
 from galvasr.report import explorer, sqlviews
+from galvasr.report.plot import png
 from galvasr.storage import open_store
 
 if TYPE_CHECKING:
@@ -108,23 +108,6 @@ def _figures(views: sqlviews.Views, root: str) -> Figures:
 # ------------------------------------------------------------------ plots
 
 
-def _png(draw: Any, size: tuple[float, float] = (7.0, 3.2)) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, ax = plt.subplots(figsize=size, dpi=100)
-    try:
-        draw(ax)
-        figure.tight_layout()
-        out = io.BytesIO()
-        figure.savefig(out, format="png", metadata={"Software": None})
-        return out.getvalue()
-    finally:
-        plt.close(figure)
-
-
 def _no_data(ax: Any) -> None:
     ax.set_xticks([])
     ax.set_yticks([])
@@ -156,21 +139,21 @@ def plots(fig: Figures) -> dict[str, bytes]:
     steps = [s for s in fig.funnel if s.hours == s.hours]  # hours known (not NaN)
     reject_labels = [f"{stage}: {reason}" for stage, reason, _ in fig.rejects]
     return {
-        "funnel.png": _png(
+        "funnel.png": png(
             lambda ax: _bars(ax, [s.name for s in steps], [s.hours for s in steps], "hours")
         ),
-        "rejects.png": _png(
+        "rejects.png": png(
             lambda ax: _bars(ax, reject_labels, [n for *_, n in fig.rejects], "rows rejected"),
             size=(7.0, 1.2 + 0.3 * max(1, len(fig.rejects))),
         ),
-        "durations.png": _png(
+        "durations.png": png(
             lambda ax: _hist(ax, fig.durations, 1.0, "segment duration (s)", "segments")
         ),
-        "scores.png": _png(
+        "scores.png": png(
             lambda ax: _hist(ax, fig.scores, 0.5, "alignment score (log-prob per char)", "cues")
         ),
-        "cer.png": _png(lambda ax: _hist(ax, fig.cers, 0.05, "character error rate", "cues")),
-        "padding.png": _png(
+        "cer.png": png(lambda ax: _hist(ax, fig.cers, 0.05, "character error rate", "cues")),
+        "padding.png": png(
             lambda ax: _bars(
                 ax,
                 [f"{b} ({s:g} s)" for b, s, _, _ in fig.buckets],
@@ -178,7 +161,7 @@ def plots(fig: Figures) -> dict[str, bytes]:
                 "padding (% of samples)",
             )
         ),
-        "stages.png": _png(
+        "stages.png": png(
             lambda ax: _bars(
                 ax, [r.stage for r in fig.stages], [r.seconds for r in fig.stages], "seconds"
             )
