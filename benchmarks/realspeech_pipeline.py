@@ -248,7 +248,9 @@ def score(corpus: Path, root: Path, tolerance_ms: float) -> dict[str, Any]:
         ],
     )
     segments = table(
-        root, "segments", ["segment_id", "audio_id", "start_ms", "end_ms", "text", "cer"]
+        root,
+        "segments",
+        ["segment_id", "audio_id", "start_ms", "end_ms", "text", "cer", "score", "llr"],
     )
 
     cue_reject: dict[tuple[int, int], tuple[str, str]] = {}
@@ -305,6 +307,7 @@ def score(corpus: Path, root: Path, tolerance_ms: float) -> dict[str, Any]:
     failures: dict[str, list[dict[str, Any]]] = defaultdict(list)
     kept_in: dict[tuple[int, int], bool] = {}  # cue -> its segment is exact
     unverified_edges = 0
+    segment_verdicts: list[dict[str, Any]] = []  # every released speech segment, judged
     for seg in released:
         file = file_of.get(seg["audio_id"], ("?", "?"))
         cues = cues_in(seg)
@@ -369,6 +372,14 @@ def score(corpus: Path, root: Path, tolerance_ms: float) -> dict[str, Any]:
         exact = not problems
         for a in cues:
             kept_in[(seg["audio_id"], a["cue_index"])] = exact
+        segment_verdicts.append(
+            {
+                "segment_id": seg["segment_id"],
+                "reader": reader,
+                "exact": exact,
+                **{k: seg[k] for k in ("cer", "score", "llr")},
+            }
+        )
         if exact:
             judged[reader]["exact"] += 1
         else:
@@ -548,6 +559,7 @@ def score(corpus: Path, root: Path, tolerance_ms: float) -> dict[str, Any]:
         },
         "failures": {k: len(v) for k, v in failures.items()},
         "failure_examples": {k: v[:8] for k, v in failures.items()},
+        "segment_verdicts": segment_verdicts,
     }
 
 

@@ -249,9 +249,11 @@ class AdaptConfig:
     warmup_fraction: float = 0.1
     weight_decay: float = 1e-2
     heldout_fraction: float = 0.25  # of source files, by hash of audio_id; at least one
-    # A training segment: kept by [release]'s CER and score rules, and it and
-    # every cue in it decode (greedy) within max_cer of the text, and every
-    # cue's ctc-segmentation confidence is at least min_cue_score.
+    # A training segment: kept by [release]'s CER and score rules (unless
+    # only_released is false), and it and every cue in it decode (greedy)
+    # within max_cer of the text, and every cue's ctc-segmentation confidence
+    # is at least min_cue_score. Align's likelihood-ratio gate applies always.
+    only_released: bool = True
     max_cer: float = 0.5
     min_cue_score: float = -2.0
     min_train_s: float = 30.0  # less selected speech than this: no round

@@ -231,6 +231,10 @@ class AlignmentRow:
     end_ms: Int64
     score: Float64  # ctc-segmentation confidence (log-probability per character)
     cer: Float64  # greedy decode of the span against text_normalized
+    # Per-character log-likelihood ratio of the text against the model's free
+    # decode of the same frames (galvasr.align.gates): 0 when heard exactly,
+    # below -ln(letters) when less likely than chance; NaN for an empty span.
+    llr: Float64
     text_raw: Str
     text: Str
     text_normalized: Str  # in the model's alphabet
@@ -252,6 +256,7 @@ class SegmentRow:
     text_normalized: Str
     score: Float64  # lowest cue score in the segment
     cer: Float64
+    llr: Float64  # lowest cue llr in the segment (see AlignmentRow.llr)
     license: Str
     flac: Bytes  # 16 kHz mono FLAC
     # The words of text_normalized; times relative to the segment's start_ms.

@@ -138,7 +138,7 @@ def build(spark: Any, root: Path) -> FakeRun:
                     words = cue_words(text, s, e)
                     run.alignments.append(
                         schemas.AlignmentRow(audio_id=audio_id, cue_index=cue0 + q, start_ms=s,
-                                             end_ms=e, score=-0.5 - k - q / 4, cer=cer,
+                                             end_ms=e, score=-0.5 - k - q / 4, cer=cer, llr=-0.4,
                                              text_raw=text, text=text,
                                              text_normalized=text.upper(),
                                              decoded=text.upper(), words=words)
@@ -151,7 +151,7 @@ def build(spark: Any, root: Path) -> FakeRun:
                     schemas.SegmentRow(segment_id=segment_id, audio_id=audio_id,
                                        identifier=identifier, start_ms=start, end_ms=start + ms,
                                        duration_ms=ms, text=text, text_normalized=text.upper(),
-                                       score=-0.5 - k - 0.25, cer=cer, license=license,
+                                       score=-0.5 - k - 0.25, cer=cer, llr=-0.4, license=license,
                                        flac=flac_bytes(pcms[k]), words=tuple(segment_words))
                 )  # fmt: skip
                 if cer <= 0.5:  # above, the release rejects it before comparing audio

@@ -6,7 +6,8 @@ in every run of the same corpus, never trained on. A training segment
 must pass every rule, each the stage's own acceptance rule made stricter:
 
 - ``release``: kept by ``[release]`` (CER at most ``dirty_max_cer``, score at
-  least ``min_score``), so it is data the run would ship;
+  least ``min_score``), so it is data the run would ship (skipped when
+  ``[adapt] only_released`` is false);
 - ``cer``: the segment's greedy decode within ``[adapt] max_cer`` of its text;
 - ``cue-cer``, ``cue-score``: every cue inside it too, and every cue's
   ctc-segmentation confidence at least ``[adapt] min_cue_score``.
@@ -76,7 +77,9 @@ def verdict(
     segment: Candidate, cues: Sequence[Cue], adapt: AdaptConfig, release: ReleaseConfig
 ) -> str:
     """``"train"``, or the first rule the segment fails."""
-    if segment.cer > release.dirty_max_cer or segment.score < release.min_score:
+    if adapt.only_released and (
+        segment.cer > release.dirty_max_cer or segment.score < release.min_score
+    ):
         return "release"
     if segment.cer > adapt.max_cer:
         return "cer"

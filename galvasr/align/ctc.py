@@ -89,6 +89,7 @@ class AlignedCue:
     problem: str | None  # None for a good cue, else the reason it may not enter a segment
     gap_letters_after: int  # letters greedy-decoded between this cue and the next one
     words: tuple[AlignedWord, ...] = ()  # the words of text_normalized, in order
+    llr: float = float("nan")  # gates.text_llr over the placed frames; NaN for an empty span
 
 
 @dataclass(frozen=True)
@@ -230,6 +231,7 @@ class _Span:
     decoded: str
     cer: float
     problem: str | None
+    llr: float
 
 
 def _pieces(prepared: list[_Prepared], config: AlignConfig) -> list[list[_Prepared]]:
@@ -417,6 +419,11 @@ def _judge(
 ) -> _Span:
     decoded = greedy_decode(logprobs[start:end], vocab)
     error = cer(prep.normalized.replace(vocab.word_separator, " "), decoded)
+    # Every placed cue gets its ratio, gate or not: release and adapt read it.
+    llr = float("nan")
+    if end > start:
+        span = logprobs[max(0, start - 2) : end + 1]  # see gates.text_llr
+        llr = gates.text_llr(span, prep.labels, vocab.blank_index)
     problem = None
     if end <= start:
         problem = "align:empty-span"
@@ -424,12 +431,9 @@ def _judge(
         problem = "align:low-score"
     elif error > config.max_cue_cer:
         problem = "align:high-cer"
-    elif config.llr_gate:
-        span = logprobs[max(0, start - 2) : end + 1]  # see gates.text_llr
-        llr = gates.text_llr(span, prep.labels, vocab.blank_index)
-        if llr < gates.chance_llr(vocab.num_letters) + config.llr_above_chance:
-            problem = "align:not-heard"
-    return _Span(prep, start, end, score, decoded, error, problem)
+    elif config.llr_gate and llr < gates.chance_llr(vocab.num_letters) + config.llr_above_chance:
+        problem = "align:not-heard"
+    return _Span(prep, start, end, score, decoded, error, problem, llr)
 
 
 def _finish(
@@ -474,6 +478,7 @@ def _finish(
                 problem=s.problem,
                 gap_letters_after=gap_letters,
                 words=_words(logprobs, s, vocab, clock),
+                llr=s.llr,
             )
         )
     return out

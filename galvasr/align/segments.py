@@ -70,6 +70,10 @@ class Segment:
     def score(self) -> float:
         return min(c.score for c in self.cues)
 
+    @property
+    def llr(self) -> float:
+        return min(c.llr for c in self.cues)
+
     def text_normalized(self, word_separator: str = " ") -> str:
         return word_separator.join(c.text_normalized for c in self.cues)
 

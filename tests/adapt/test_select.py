@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -67,3 +69,11 @@ def test_heldout_is_a_fixed_proper_subset(ids, fraction):
     assert held and held < ids  # something to measure on, something to train on
     assert heldout_files(sorted(ids, reverse=True), fraction) == held  # order does not matter
     assert held <= heldout_files(ids, min(0.99, fraction + 0.3))  # more held out: a superset
+
+
+def test_only_released_false_trains_on_what_the_release_refuses_but_keeps_the_other_rules():
+    loose = dataclasses.replace(ADAPT, only_released=False, max_cer=1.0)
+    refused = seg(1, cer=0.6)
+    assert verdict(refused, [cue(refused)], ADAPT, RELEASE) == "release"
+    assert verdict(refused, [cue(refused)], loose, RELEASE) == "train"
+    assert verdict(refused, [cue(refused, score=-2.5)], loose, RELEASE) == "cue-score"

@@ -92,6 +92,9 @@ def test_unspoken_cues_are_flagged_and_their_neighbours_keep_exact_boundaries():
     for p in planted:
         assert by_index[p.cue_index].problem in GATE_REASONS
     good = [a for a in aligned if a.problem is None]
+    # Every placed cue carries its likelihood ratio: spoken ones near 0, planted ones far below.
+    assert min(a.llr for a in good) > max(by_index[p.cue_index].llr for p in planted)
+    assert all(-1.0 < a.llr <= 1e-3 for a in good)
     assert len(good) >= len(truth) - len(planted)  # at most one neighbour lost per plant
     for a in good:
         t = truth[a.cue_index]
@@ -174,6 +177,7 @@ def test_align_file_accounts_for_every_cue_without_spark():
         ]
         kept |= set(inside)
         assert s.text == " ".join(cues[i].text for i in inside)
+        assert s.llr == min(a.llr for a in out.alignments if a.cue_index in inside)
     assert kept | set(rejected) == {c.cue_index for c in cues}
     assert not kept & set(rejected)
     # Deterministic, and a missing window fails the file's every cue with one reason.
