@@ -7,10 +7,11 @@ Shards are written atomically and a shard already on disk is kept, so a
 killed build resumes where it stopped and a finished one is never redone.
 
 Batches are built from a cache on the fly: one to four utterances joined with
-pauses into one fixed-length example, then noise, gain, 8 kHz telephone
-band-limiting and speed changes (resampling); and for the model's features, a
-vocal-tract-length warp and SpecAugment masks. Every batch is a pure function
-of ``(seed, step)``, so a resumed run sees exactly the batches it would have.
+pauses into one fixed-length example, then room reverberation (off by
+default), noise, gain, 8 kHz telephone band-limiting and speed changes
+(resampling); and for the model's features, a vocal-tract-length warp and
+SpecAugment masks. Every batch is a pure function of ``(seed, step)``, so a
+resumed run sees exactly the batches it would have.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.signal import resample_poly
+from scipy.signal import fftconvolve, resample_poly
 
 from galvasr.model import normalize
 from galvasr.model.synth import random_voice, voice_recipe
@@ -213,6 +214,11 @@ class Augment:
     noise_p: float = 0.5
     snr_db: tuple[float, float] = (6.0, 40.0)
     gain_db: tuple[float, float] = (-20.0, 3.0)
+    # Room reverberation: a synthetic impulse response (room_impulse_response).
+    # Off by default: at 0 no random number is drawn, so batches are unchanged.
+    reverb_p: float = 0.0
+    rt60_range: tuple[float, float] = (0.15, 0.8)  # seconds to decay by 60 dB
+    drr_db_range: tuple[float, float] = (-3.0, 12.0)  # direct-to-reverberant energy
     max_utterances: int = 4
     pause_seconds: tuple[float, float] = (0.1, 1.0)
     # Vocal-tract-length perturbation: a new "speaker" per example, applied to
@@ -281,6 +287,35 @@ def _noise(n: int, rng: np.random.Generator) -> np.ndarray:
     return shaped / (shaped.std() + 1e-8)
 
 
+def room_impulse_response(
+    rng: np.random.Generator, rt60: float, drr_db: float, sample_rate: int = SAMPLE_RATE
+) -> np.ndarray:
+    """A synthetic room impulse response, float32, ``rt60`` seconds long.
+
+    Polack's statistical model: a unit direct-path impulse at sample 0, then a
+    diffuse tail of Gaussian noise whose amplitude decays as
+    ``exp(-3 ln(10) t / rt60)`` (60 dB of energy in ``rt60`` seconds), scaled
+    so that direct energy / tail energy is ``drr_db``.
+    """
+    n = max(2, int(rt60 * sample_rate))
+    t = np.arange(1, n, dtype=np.float64) / sample_rate
+    tail = rng.standard_normal(n - 1) * np.exp(-3.0 * np.log(10.0) * t / rt60)
+    tail *= np.sqrt(10 ** (-drr_db / 10) / (np.sum(tail**2) + 1e-12))
+    return np.concatenate([[1.0], tail]).astype(np.float32)
+
+
+def reverb(x: np.ndarray, rng: np.random.Generator, aug: Augment) -> np.ndarray:
+    """``x`` convolved with a random room (RT60 and DRR drawn from ``aug``'s ranges).
+
+    Same length as ``x`` (the tail past its end is cut) and same RMS level.
+    """
+    rir = room_impulse_response(rng, rng.uniform(*aug.rt60_range), rng.uniform(*aug.drr_db_range))
+    y = fftconvolve(x.astype(np.float64), rir)[: len(x)]
+    rms_x = float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if len(x) else 0.0
+    rms_y = float(np.sqrt(np.mean(y**2))) if len(y) else 0.0
+    return (y * (rms_x / rms_y if rms_y > 0 else 1.0)).astype(np.float32)
+
+
 def make_example(
     utts: Utterances, rng: np.random.Generator, max_samples: int, aug: Augment
 ) -> tuple[np.ndarray, str]:
@@ -303,6 +338,8 @@ def make_example(
         texts.append(utts.texts[i])
         used += len(x) + len(pause)
     audio = np.concatenate(pieces)[:max_samples]
+    if aug.reverb_p > 0 and rng.random() < aug.reverb_p:
+        audio = reverb(audio, rng, aug)
     if rng.random() < aug.telephone_p:
         audio = resample_poly(resample_poly(audio, 1, 2), 2, 1).astype(np.float32)[: len(audio)]
     if rng.random() < aug.noise_p:
