@@ -215,6 +215,10 @@ class StagePeaks:
             roles[r] += kb
         for r, kb in roles.items():
             peak["roles_kb"][r] = max(peak["roles_kb"].get(r, 0), kb)
+        # Local mode keeps one JVM (and its workers) for every stage, and a
+        # JVM's RSS hardly ever shrinks: a stage's peak includes what earlier
+        # stages left. Its RSS at its first sample tells what it added.
+        peak.setdefault("first_roles_kb", dict(roles))
         peak["max_processes"] = max(peak.get("max_processes", 0), len(procs))
 
 
@@ -337,6 +341,9 @@ def measure(size: float, corpus_info: dict[str, Any], run: dict[str, Any]) -> di
             "peak_rss_process_mb": _mb(peak.get("process_kb", 0)),
             "peak_rss_process_role": peak.get("process_role"),
             "peak_rss_by_role_mb": {r: _mb(kb) for r, kb in roles},
+            "rss_at_start_by_role_mb": {
+                r: _mb(kb) for r, kb in sorted(peak.get("first_roles_kb", {}).items())
+            },
             "max_processes": peak.get("max_processes", 0),
             "memory_samples": peak.get("samples", 0),
         }
@@ -444,6 +451,30 @@ def growth(results: list[dict[str, Any]]) -> dict[str, Any]:
             else None,
             "peak_rss_tree_mb": [r["stages"][stage]["peak_rss_tree_mb"] for r in sizes],
             "peak_rss_process_mb": [r["stages"][stage]["peak_rss_process_mb"] for r in sizes],
+        }
+    out["largest_two"] = _largest_two(sizes)
+    return out
+
+
+def _largest_two(sizes: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per stage, the two largest sizes compared: a fixed cost (the JVM, the model)
+    weighs on the sample, so whether memory still grows shows between large sizes."""
+    a, b = sizes[-2], sizes[-1]
+    ha, hb = a["audio_hours_decoded"], b["audio_hours_decoded"]
+    out: dict[str, Any] = {"between": [a["target_hours"], b["target_hours"]], "stages": {}}
+    for stage in STAGES:
+        if stage not in a["stages"] or stage not in b["stages"]:
+            continue
+        x, y = a["stages"][stage], b["stages"][stage]
+
+        def ratio(key: str, x: dict[str, Any] = x, y: dict[str, Any] = y) -> float | None:
+            return round(y[key] / x[key], 3) if x[key] else None
+
+        out["stages"][stage] = {
+            "peak_rss_process_ratio": ratio("peak_rss_process_mb"),
+            "peak_rss_tree_ratio": ratio("peak_rss_tree_mb"),
+            "seconds_per_audio_hour": [round(x["seconds"] / ha, 1), round(y["seconds"] / hb, 1)],
+            "cpu_s_per_audio_hour": [x["cpu_s_per_audio_hour"], y["cpu_s_per_audio_hour"]],
         }
     return out
 
@@ -567,7 +598,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "memory": f"VmRSS of every process in the run's tree every {SAMPLE_EVERY_S} s, "
             "charged to the stage running; tree = sum over the driver, the JVM and the Python "
             "workers (pages shared by forked workers counted once per process), process = the "
-            "largest one; roles: driver (galvasr run), jvm (Spark), python_workers (pyspark "
+            "largest one; rss_at_start_by_role_mb: each role at the stage's first sample (local "
+            "mode keeps one JVM for every stage: its peak includes what earlier stages left); "
+            "roles: driver (galvasr run), jvm (Spark), python_workers (pyspark "
             "daemon and workers), other:<name> (short-lived helpers, not in the tree total)",
             "outside_stages": "(startup): interpreter start to the first stage; (summary): after "
             "the last stage (the run's summary table, Spark shutdown)",

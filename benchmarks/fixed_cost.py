@@ -22,7 +22,10 @@ two. While they overlap, the sampler charges the CPU to decode (and infer's
 after decode to no stage): ``tree_cpu_s_total`` is the whole run's.
 
 The CPU may be shared with other work: the JSON carries the load average
-before and after, and back-to-back runs are the only fair comparison.
+before and after, and back-to-back runs are the only fair comparison. Under
+load, ``tree_cpu_s_total`` and each stage's ``cpu_s`` move far less than
+seconds do. The local JVM's options come from ``galvasr.spark``
+(``GALVASR_JVM_OPTIONS=`` empty measures the JVM's defaults, C2 included).
 """
 
 from __future__ import annotations

@@ -15,6 +15,13 @@ if TYPE_CHECKING:
 # every batch between the JVM and Python workers far below the 2 GB limit.
 ARROW_MAX_RECORDS_PER_BATCH = 256
 LOG4J2_PROPERTIES = Path(__file__).with_name("log4j2.properties")
+DRIVER_MEMORY = "1g"  # heap of the JVM galvasr starts; GALVASR_DRIVER_MEMORY replaces it
+# The JVM that galvasr starts (local mode) runs many short Spark jobs, most
+# code once: compiling hot methods with C2 cost more CPU than it saved. With
+# C1 only, the JVM's CPU fell from 14 to 7 s to start and from 21-25 to 11-12 s
+# in the sample corpus's ingest (2 cores, load ~10; issue 20). A long local
+# run may want C2 back: GALVASR_JVM_OPTIONS replaces these (empty: none).
+LOCAL_JVM_OPTIONS = "-XX:TieredStopAtLevel=1"
 _verbose = False
 
 
@@ -52,18 +59,27 @@ def get_spark(app_name: str = "galvasr", master: str | None = None) -> SparkSess
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     builder = SparkSession.builder.appName(app_name)
+    # Not under spark-submit (which starts the JVM first and says so in this
+    # variable): the driver's JVM starts here, with the options below.
+    starts_jvm = "PYSPARK_GATEWAY_PORT" not in os.environ
     if master is not None:
         builder = builder.master(master)
-    elif "PYSPARK_GATEWAY_PORT" not in os.environ:
-        # Not under spark-submit (which starts the JVM first and says so in
-        # this variable), so nobody chose a master: default to local mode.
+    elif starts_jvm:
+        # Nobody chose a master: default to local mode.
         builder = builder.master(os.environ.get("GALVASR_SPARK_MASTER", "local[*]"))
-    if not _verbose and "PYSPARK_GATEWAY_PORT" not in os.environ:
-        # The driver's JVM starts here: its start-up lines obey this file.
-        uri = LOG4J2_PROPERTIES.as_uri()
-        builder = builder.config(
-            "spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={uri}"
-        )
+    if starts_jvm:
+        java_options = os.environ.get("GALVASR_JVM_OPTIONS", LOCAL_JVM_OPTIONS).split()
+        if not _verbose:  # its start-up lines obey this file
+            java_options.append(f"-Dlog4j2.configurationFile={LOG4J2_PROPERTIES.as_uri()}")
+        builder = builder.config("spark.driver.extraJavaOptions", " ".join(java_options))
+        # No web UI: it starts a Jetty server per session; progress lines and the
+        # run records read the status tracker, which works without it.
+        builder = builder.config("spark.ui.enabled", "false")
+        # A fixed heap (Spark's default, made explicit) bounds the local JVM:
+        # its RSS grows lazily toward heap + ~0.6 GB off-heap as a run's data
+        # grows, and no further (NMT, issue 20: docs/COST.md "Memory").
+        memory = os.environ.get("GALVASR_DRIVER_MEMORY", DRIVER_MEMORY)
+        builder = builder.config("spark.driver.memory", memory)
     spark = (
         builder.config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.sql.execution.arrow.maxRecordsPerBatch", str(ARROW_MAX_RECORDS_PER_BATCH))

@@ -36,6 +36,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -261,6 +262,38 @@ CO_PARTITION_CONF = "spark.sql.requireAllClusterKeysForCoPartition"
 """Set to false while the stage runs: see ``joined_frame``."""
 
 
+PARTITION_TARGET_BYTES = 64 * 2**20
+"""Stored bytes of ``chunks`` + ``logits`` per partition of the join (``align.partitions`` 0).
+
+Each task sorts its partition (PCM and log-probabilities) in the JVM and
+streams it to Python: with a partition count fixed while the corpus grows
+(8, ``spark.sql.shuffle.partitions``), a task's share grows with the corpus
+and a cluster's parallelism does not. 64 MiB is Spark's own advisory
+partition size, about 0.75 h of the sample corpus's audio.
+"""
+
+
+def join_partitions(spark: SparkSession, partitions: int, *tables: DataFrame) -> int:
+    """Partitions of the join: ``partitions`` if set, else one per
+    ``PARTITION_TARGET_BYTES`` of ``tables``' files, and never fewer than
+    ``spark.sql.shuffle.partitions`` (so a small corpus is cut as before)."""
+    if partitions:
+        return partitions
+    floor = int(spark.conf.get("spark.sql.shuffle.partitions") or 200)
+    stored = sum(_stored_bytes(t) for t in tables)
+    return max(floor, math.ceil(stored / PARTITION_TARGET_BYTES))
+
+
+def _stored_bytes(table: DataFrame) -> int:
+    """Bytes of the files a table read scans, from Spark's listing of them (no
+    Spark job, no data read). Spark leaves hidden files out (``_``, ``.``: infer's
+    leases and worker records), so a resumed run counts what an uninterrupted
+    one does and cuts its partitions the same. A missing table is an empty
+    frame of unknown size (Long.MAX_VALUE): 0."""
+    size = int(table._jdf.queryExecution().optimizedPlan().stats().sizeInBytes())
+    return 0 if size >= 2**63 - 1 else size
+
+
 def joined_frame(spark: SparkSession, root: str, model_version: str, partitions: int) -> DataFrame:
     """One row per window (or per file without windows), sorted by file and window.
 
@@ -269,15 +302,19 @@ def joined_frame(spark: SparkSession, root: str, model_version: str, partitions:
     false, Spark accepts that partitioning for that join and for the join
     with the cues on ``audio_id``, so the PCM and the log-probabilities
     cross the network once each (by default each would be shuffled twice).
+    ``partitions`` 0: :func:`join_partitions`, so a task's share stays the same
+    size however large the corpus.
     """
     from pyspark.sql import functions as F
 
-    n = partitions or int(spark.conf.get("spark.sql.shuffle.partitions") or 200)
     k, lg, t, c = CHUNKS.c, LOGITS.c, TRANSCRIPTS.c, CATALOG.c
-    chunks = read_table(spark, root, CHUNKS).select(
+    chunks = read_table(spark, root, CHUNKS)
+    logits = read_table(spark, root, LOGITS, model_version=model_version)
+    n = join_partitions(spark, partitions, chunks, logits)  # of whole tables: files' bytes
+    chunks = chunks.select(
         k.audio_id, k.chunk_index, k.start_sample, k.num_samples, k.context_before_samples, k.pcm
     )
-    logits = read_table(spark, root, LOGITS, model_version=model_version).select(
+    logits = logits.select(
         lg.audio_id, lg.chunk_index, lg.num_frames, lg.vocab_size, lg.encoding, lg.logprobs
     )
     chunks, logits = chunks.repartition(n, k.audio_id), logits.repartition(n, lg.audio_id)

@@ -272,9 +272,9 @@ def build_release(spark: SparkSession, root: str, config: Config | None = None) 
             REJECTS,
             stage=STAGE,
         )  # fmt: skip
-        rejected = {r[reason]: r["count"] for r in rejected_rows.groupBy(reason).count().collect()}
+        tallies = _tallies(spark, root, decisions)
+        rejected, per_source = tallies.rejected, tallies.per_source
         kept = decisions.filter(F.col(reason).isNull())
-        per_source = _per_source(kept)
         figures = _figures(spark, root, config, per_source, rejected)
         files = _write_shards(spark, root, url, cfg, kept, per_source)
         if cfg.alignment_files:
@@ -284,14 +284,13 @@ def build_release(spark: SparkSession, root: str, config: Config | None = None) 
             if aligned:
                 store.write_bytes(ALIGNMENTS_INDEX, index)
                 files.append((ALIGNMENTS_INDEX, release_formats.sha256_hex(index)))
-        sources = _sources(spark, root, kept)
     finally:
         decisions.unpersist()
 
     figures = card.ReleaseFigures(**{**figures.__dict__, "files": tuple(p for p, _ in files)})
     extra = {
         README: card.dataset_card(figures, to_dict(config)["release"]).encode(),
-        ATTRIBUTION: card.attribution(cfg.name, sources).encode(),
+        ATTRIBUTION: card.attribution(cfg.name, tallies.sources).encode(),
     }
     for path, data in extra.items():
         store.write_bytes(path, data)
@@ -318,24 +317,65 @@ def _cells(rows: list[Any], key: Callable[[Any], Any]) -> dict[Any, card.Cell]:
     }
 
 
-def _per_source(kept: DataFrame) -> list[Any]:
-    """Segments, milliseconds and FLAC bytes per (split, subset, license, source).
+@dataclass(frozen=True)
+class Tallies:
+    """What the driver needs of the segments' fates: rejected, per source, credits."""
 
-    Few enough rows to collect (at most four per source), and every figure of
-    the card and the shard plan is a sum over them: one Spark job for all.
+    rejected: dict[str, int]  # segments per reject reason
+    per_source: list[Any]  # released: rows of (split, subset, license, identifier) sums
+    sources: list[card.Source]  # released sources with their credits, sorted
+
+
+CREDITS = (CATALOG.c.title, CATALOG.c.creator, CATALOG.c.source_url, CATALOG.c.license_url)
+
+
+def _tallies(spark: SparkSession, root: str, decisions: DataFrame) -> Tallies:
+    """Segments, milliseconds and FLAC bytes per (reason, split, subset, license, source),
+    with the source's credits from ``catalog`` (the least of each over its files).
+
+    Few enough rows to collect (at most a few per source and reason), and the
+    rejected counts, every figure of the card, the shard plan and the
+    attribution are sums or least values over them: one query for all,
+    where three (with the catalog join) cost the sample release 8 Spark jobs.
     """
     from pyspark.sql import functions as F
 
-    c, rel = SEGMENTS.c, RELEASE.c
-    return (
-        kept.groupBy(rel.split, rel.subset, c.license, c.identifier)
+    c, rel, rej, cat = SEGMENTS.c, RELEASE.c, REJECTS.c, CATALOG.c
+    # One row per audio_id, so that the join cannot repeat a segment.
+    credits = (
+        read_table(spark, root, CATALOG)
+        .groupBy(cat.audio_id)
+        .agg(*[F.min(n).alias(n) for n in CREDITS])
+    )
+    rows = (
+        decisions.join(credits, c.audio_id, "left")
+        .groupBy(rej.reason, rel.split, rel.subset, c.license, c.identifier)
         .agg(
             F.count(F.lit(1)).alias(NUM_SEGMENTS),
             F.sum(c.duration_ms).alias(c.duration_ms),
             F.sum(FLAC_BYTES).alias(FLAC_BYTES),
+            *[F.min(n).alias(n) for n in CREDITS],
         )
         .collect()
     )
+    rejected: dict[str, int] = {}
+    for r in rows:
+        if r[rej.reason] is not None:
+            rejected[r[rej.reason]] = rejected.get(r[rej.reason], 0) + int(r[NUM_SEGMENTS])
+    per_source = [r for r in rows if r[rej.reason] is None]
+    # Spark's min of strings compares UTF-8 bytes, which order as Python's
+    # code points do: the least over the groups is the least over the files.
+    least: dict[tuple[str, str], dict[str, str | None]] = {}
+    for r in per_source:
+        have = least.setdefault((r[c.identifier], r[c.license]), dict.fromkeys(CREDITS))
+        for n in CREDITS:
+            if r[n] is not None and (have[n] is None or r[n] < have[n]):
+                have[n] = r[n]
+    sources = [
+        card.Source(identifier=identifier, license=license, **found)
+        for (identifier, license), found in sorted(least.items())
+    ]
+    return Tallies(dict(sorted(rejected.items())), per_source, sources)
 
 
 def _figures(
@@ -436,7 +476,10 @@ def _write_shards(
     rows = (
         segments.join(assigned, c.segment_id)
         .select(
-            F.lower(F.lpad(F.hex(c.segment_id), 16, "0")).alias(rel.id),
+            # 16 hex digits, two's complement: the same as lower(lpad(hex(id), 16, '0')),
+            # without lower(), which Spark 4 runs through ICU's case mapping (its
+            # break iterators were a sizeable part of the JVM's CPU in a sample release).
+            F.format_string("%016x", c.segment_id).alias(rel.id),
             *[col for col in release_formats.COLUMNS if col != rel.id],
             c.flac,
             c.words,
@@ -653,24 +696,6 @@ def _write_file_alignments(store: Store, rows: list[dict[str, Any]]) -> Iterator
         files=tuple(entries),
     )
     yield pa.RecordBatch.from_pylist([dataclasses.asdict(aligned)], schema=ALIGNED_SCHEMA)
-
-
-def _sources(spark: SparkSession, root: str, kept: DataFrame) -> list[card.Source]:
-    from pyspark.sql import functions as F
-
-    cat = read_table(spark, root, CATALOG)
-    c, seg = CATALOG.c, SEGMENTS.c
-    credits = (c.title, c.creator, c.source_url, c.license_url)
-    rows = (
-        kept.select(seg.identifier, seg.audio_id, seg.license)
-        .distinct()
-        .join(cat.select(c.audio_id, *credits), c.audio_id, "left")
-        .groupBy(seg.identifier, seg.license)
-        .agg(*[F.min(n).alias(n) for n in credits])
-        .orderBy(seg.identifier, seg.license)
-        .collect()
-    )
-    return [card.Source(**r.asDict()) for r in rows]
 
 
 def run(ctx: StageContext) -> Summary:
