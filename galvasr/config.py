@@ -212,7 +212,8 @@ class AlignConfig:
     snap_pad_ms: int = 30  # audio kept around the onset and offset found
     max_pause_s: float = 3.0  # a longer pause between cues always ends a segment
     gap_speech_chars: int = 2  # letters decoded in a pause that mean unsubtitled speech there
-    partitions: int = 0  # Spark partitions of the join by audio_id; 0: spark.sql.shuffle.partitions
+    partitions: int = 0  # Spark partitions of the join by audio_id; 0: one per 64 MiB of
+    # chunks + logits, at least spark.sql.shuffle.partitions (galvasr.align.stage)
 
     def __post_init__(self) -> None:
         if not 0 < self.min_segment_s <= self.target_segment_s <= self.max_segment_s:
