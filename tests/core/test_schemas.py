@@ -81,7 +81,8 @@ def test_a_list_of_rows_is_a_list_of_structs_nullable_inside():
     row = schemas.WordRow(word="hello", text="Hello,", start_ms=10, end_ms=300, score=-0.1)
     seg = schemas.SegmentRow(segment_id=1, audio_id=2, identifier="i", start_ms=0, end_ms=1000,
                              duration_ms=1000, text="Hello,", text_normalized="hello", score=-0.1,
-                             cer=0.0, llr=-0.05, license="cc-by", flac=b"", words=(row,))  # fmt: skip
+                             cer=0.0, llr=-0.05, license="cc-by", flac=b"",
+                             words=(row,))  # fmt: skip
     assert schemas.SEGMENTS.to_arrow([seg]).to_pylist()[0]["words"] == [dataclasses.asdict(row)]
 
 
