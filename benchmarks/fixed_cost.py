@@ -25,7 +25,9 @@ The CPU may be shared with other work: the JSON carries the load average
 before and after, and back-to-back runs are the only fair comparison. Under
 load, ``tree_cpu_s_total`` and each stage's ``cpu_s`` move far less than
 seconds do. The local JVM's options come from ``galvasr.spark``
-(``GALVASR_JVM_OPTIONS=`` empty measures the JVM's defaults, C2 included).
+(``GALVASR_JVM_OPTIONS=`` empty measures the JVM's defaults, C2 included;
+``GALVASR_CDS_ARCHIVE=`` empty, without the class data sharing archive):
+the JSON says which (``jvm_options``, ``cds_archive``).
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ REPO = HERE.parent
 sys.path.insert(0, str(REPO))
 
 from benchmarks import e2e_scale  # noqa: E402
-from galvasr import registry, runroot  # noqa: E402
+from galvasr import registry, runroot, spark  # noqa: E402
 
 GALVASR = [sys.executable, "-m", "galvasr.cli"]
 
@@ -118,6 +120,7 @@ def measure(corpus: Path, sets: list[str], workdir: Path) -> dict[str, Any]:
     root = workdir / "run"
     flags = [arg for s in sets for arg in ("--set", s)]
     load_before = os.getloadavg()
+    jvm_options = [o for o in spark.local_jvm_options() if not o.startswith("-Dlog4j2.")]
     # galvasr run in a fresh process, its process tree sampled (e2e_scale's sampler).
     run = e2e_scale.run_pipeline(
         corpus, root, e2e_scale.DEFAULT_MODEL, workdir / "run.log", [], extra_args=flags
@@ -151,6 +154,13 @@ def measure(corpus: Path, sets: list[str], workdir: Path) -> dict[str, Any]:
             sum(p.get("cpu_ticks", 0) for p in run["peaks"].values()) / e2e_scale.CLK_TCK, 1
         ),
         "spark_jobs_total": sum(s["spark_jobs"] for s in stages.values()),
+        # The local JVM's options as galvasr.spark gives them (GALVASR_JVM_OPTIONS,
+        # the class data sharing archive if usable: GALVASR_CDS_ARCHIVE= is off).
+        "jvm_options": jvm_options,
+        "cds_archive": next(
+            (o.split("=", 1)[1] for o in jvm_options if o.startswith("-XX:SharedArchiveFile=")),
+            None,
+        ),
         "stages": stages,
         "infer_first_run": first,
         "infer_second_run": {**second, "wall_s": round(again_wall, 3)},

@@ -8,6 +8,8 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from galvasr import jvm_cds
+
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
@@ -47,6 +49,20 @@ def log_level() -> str:
     return "WARN" if _verbose else "ERROR"
 
 
+def local_jvm_options() -> list[str]:
+    """The options of a JVM that galvasr starts itself (local mode).
+
+    ``GALVASR_JVM_OPTIONS`` (else ``LOCAL_JVM_OPTIONS``), the log4j2 file
+    unless verbose, and the class data sharing archive if setup built it
+    (``galvasr.jvm_cds``: Spark's classes pre-parsed; a JVM that cannot use
+    it starts without it).
+    """
+    java_options = os.environ.get("GALVASR_JVM_OPTIONS", LOCAL_JVM_OPTIONS).split()
+    if not _verbose:  # its start-up lines obey this file
+        java_options.append(f"-Dlog4j2.configurationFile={LOG4J2_PROPERTIES.as_uri()}")
+    return java_options + jvm_cds.java_options(java_options)
+
+
 def get_spark(app_name: str = "galvasr", master: str | None = None) -> SparkSession:
     """The active session, or a new one configured for galvasr.
 
@@ -68,10 +84,7 @@ def get_spark(app_name: str = "galvasr", master: str | None = None) -> SparkSess
         # Nobody chose a master: default to local mode.
         builder = builder.master(os.environ.get("GALVASR_SPARK_MASTER", "local[*]"))
     if starts_jvm:
-        java_options = os.environ.get("GALVASR_JVM_OPTIONS", LOCAL_JVM_OPTIONS).split()
-        if not _verbose:  # its start-up lines obey this file
-            java_options.append(f"-Dlog4j2.configurationFile={LOG4J2_PROPERTIES.as_uri()}")
-        builder = builder.config("spark.driver.extraJavaOptions", " ".join(java_options))
+        builder = builder.config("spark.driver.extraJavaOptions", " ".join(local_jvm_options()))
         # No web UI: it starts a Jetty server per session; progress lines and the
         # run records read the status tracker, which works without it.
         builder = builder.config("spark.ui.enabled", "false")

@@ -12,6 +12,7 @@ APT_PACKAGES=(ffmpeg espeak-ng flite festival festvox-kdlpc16k festvox-us-slt-ht
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[1;31m[setup] error:\033[0m %s\n' "$*" >&2; exit 1; }
+warn() { printf '\033[1;33m[setup] warning:\033[0m %s\n' "$*" >&2; }
 
 # --- Python
 "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -52,5 +53,16 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -e '.[test]'
   touch "$stamp"
+fi
+
+# --- the local JVM's class data sharing archive (galvasr/jvm_cds.py): Spark's
+# classes pre-parsed, in .venv/share/galvasr, named for this Java and Spark.
+# Without it runs work as before, slower to start: a failure only warns.
+cds_state=0
+.venv/bin/python -m galvasr.jvm_cds path >/dev/null 2>&1 || cds_state=$?
+if [ "$cds_state" -eq 1 ]; then
+  say "building the local JVM's class data sharing archive (once; a minute or two)"
+  .venv/bin/python -m galvasr.jvm_cds build >&2 \
+    || warn "could not build the JVM's class data sharing archive; galvasr runs without it"
 fi
 say "ready (Java $java_major, $(.venv/bin/python --version))"
