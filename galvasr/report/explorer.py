@@ -368,7 +368,8 @@ def waveform_png(samples: np.ndarray, marks: Sequence[Mark]) -> bytes:
         ax.set_xlabel("seconds", fontsize=8)
         ax.tick_params(labelsize=8)
 
-    return png(draw, size=(6.0, 1.3))
+    # Fixed labels (x ticks and "seconds", no y ticks): margins instead of a fitted layout.
+    return png(draw, size=(6.0, 1.3), margins=(0.03, 0.36, 0.97, 0.96))
 
 
 def files(found: Explorer) -> dict[str, bytes]:
