@@ -126,6 +126,13 @@ class InferConfig:
     # Threads that compile a bucket's shapes as soon as its first shard is listed, while
     # the device runs; 0: compile each shape on the device loop when first needed.
     compile_threads: int = 2
+    # A bucket with little audio runs padded to the run's longest chunk length, sharing its
+    # executables, when rows x (longest - its length) is at most this many seconds of audio:
+    # on a CPU one shape costs ~2 s to compile and ~0.4 s to load from the cache, the time
+    # it takes to run 10 min / 2 min of audio. Decided from decode's complete listing
+    # (chunks/_SUCCESS; not while following decode), for galvasr's own model only (its
+    # frames do not depend on padding: the sample's logits are the same bytes). 0: off.
+    merge_bucket_s: float = 120.0
     # JAX's persistent cache: "auto" is <root>/_cache/jax for a local run root, a
     # folder under ~/.cache/galvasr for gs:// (galvasr.infer.stage); "": off; else a folder.
     compilation_cache_dir: str = "auto"
@@ -142,6 +149,8 @@ class InferConfig:
             raise ValueError("infer: queue sizes > 0")
         if self.compile_threads < 0:
             raise ValueError("infer: compile_threads >= 0")
+        if self.merge_bucket_s < 0:
+            raise ValueError("infer: merge_bucket_s >= 0")
         if self.lease_ttl_s <= 0 or self.poll_s <= 0 or self.follow_poll_s <= 0:
             raise ValueError("infer: lease_ttl_s, poll_s and follow_poll_s > 0")
 

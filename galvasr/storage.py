@@ -370,6 +370,16 @@ def commit_parquet_if_absent(store: Store, path: str, table: pa.Table) -> bool:
 
 
 def read_parquet(store: Store, path: str, columns: list[str] | None = None) -> pa.Table:
-    """One Parquet file, streamed from the store rather than read whole first."""
+    """One Parquet file, streamed from the store rather than read whole first.
+
+    ``ParquetFile.read`` gives the table ``pq.read_table`` does without importing
+    ``pyarrow.dataset`` (0.45 s of CPU for a process that reads only this way: infer);
+    a missing column raises ArrowInvalid as there (``read`` would leave it out).
+    """
     with store.open_input(path) as f:
-        return pq.read_table(f, columns=columns)
+        parquet = pq.ParquetFile(f)
+        names = set(parquet.schema_arrow.names)
+        missing = [c for c in columns or () if c not in names]
+        if missing:
+            raise pa.ArrowInvalid(f"{path}: no column {missing[0]!r}")
+        return parquet.read(columns=columns)

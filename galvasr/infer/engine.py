@@ -14,6 +14,8 @@ waits on storage:
 - reader: lists shards, takes leases, reads and decodes Parquet, pads batches;
 - device loop (the main thread): one compiled function per (bucket length,
   batch size), compiled ahead of its first use and timed apart from the run;
+  buckets with little audio run padded to the longest length instead of
+  compiling their own (``infer.merge_bucket_s``);
   the batch is split over every local device (``jax.sharding``, data
   parallel) and log-probabilities are encoded (float16 / uint8q) on the
   device; a batch that runs out of device memory is split in two and retried;
@@ -153,6 +155,12 @@ def _cache_hits() -> int:
     return int(getattr(_CACHE_HITS, "n", 0))
 
 
+# Models whose frames do not depend on zeros after a row's samples (galvasr's own: features
+# normalised over valid frames, padded frames masked): their buckets may merge
+# (InferConfig.merge_bucket_s). wav2vec2's group norm spans the padding: never merged.
+_PADDING_INVARIANT = ("convctc",)
+
+
 def _put(q: queue.Queue[Any], item: Any, stop: threading.Event) -> bool:
     """Put ``item`` unless the worker is stopping; False if it is."""
     while not stop.is_set():
@@ -230,6 +238,7 @@ class Worker:
             else None
         )
         self._peeked: set[int] = set()  # buckets whose first shard's shapes were queued
+        self._merged: dict[int, int] = {}  # bucket -> the longer length its rows run at
         self._limits: dict[int, int] = {}  # bucket length -> largest batch that fit
         self.stats = plan.WorkerStats(
             worker_id=self.worker_id,
@@ -334,13 +343,61 @@ class Worker:
                 self._stop.wait(self.config.poll_s)
         return not pending and not self._stop.is_set()
 
-    def _reader(self, keeper: LeaseKeeper, shards: list[plan.Shard]) -> None:
+    def _merge_buckets(self, store: Store, shards: list[plan.Shard]) -> None:
+        """Decide which buckets run padded to the longest length (``self._merged``).
+
+        Called on decode's complete listing only, so every worker decides the same:
+        reads the lengths column of each bucket's first shard, and of every shard
+        of a bucket with few enough shards to merge (plan.merged_lengths).
+        """
+        budget = int(self.config.merge_bucket_s * self.model.info.sample_rate)
+        if budget <= 0 or self.model.info.architecture not in _PADDING_INVARIANT:
+            return
+        groups: dict[int, list[plan.Shard]] = {}
+        for shard in shards:
+            groups.setdefault(shard.bucket, []).append(shard)
+
+        def rows_and_length(shard: plan.Shard) -> tuple[int, int]:
+            column = read_parquet(store, shard.input_path, columns=[CHUNKS.c.bucket_samples])
+            values = column.column(0).to_pylist()
+            if not values or not values[0]:
+                raise ValueError(f"{shard.key}: no bucket length")
+            return len(values), int(values[0])
+
+        # Small reads, in parallel: each is a round trip on gs://.
+        with ThreadPoolExecutor(8, thread_name_prefix="survey") as pool:
+            try:
+                firsts = [group[0] for group in groups.values()]
+                heads = dict(zip(groups, pool.map(rows_and_length, firsts), strict=True))
+                if not heads:
+                    return
+                longest = max(length for _, length in heads.values())
+                # The longest bucket's shapes are needed whatever merges: compile them now.
+                self._precompile_shard(longest, next(r for r, n in heads.values() if n == longest))
+                rows: dict[int, int] = {}
+                for b, (first_rows, length) in heads.items():
+                    gap = longest - length
+                    if gap > 0 and len(groups[b]) * gap <= budget:  # else too many rows surely
+                        rows[b] = first_rows
+                rest = [s for b in rows for s in groups[b][1:]]
+                for shard, (n, _) in zip(rest, pool.map(rows_and_length, rest), strict=True):
+                    rows[shard.bucket] += n
+            except (FileNotFoundError, ValueError, OSError):  # pa.ArrowInvalid is a ValueError
+                return  # merge nothing; the reader reports the shard when it reads it
+        self._merged = plan.merged_lengths(
+            {b: length for b, (_, length) in heads.items()}, rows, budget
+        )
+        self.stats.merged_buckets = {str(b): n for b, n in sorted(self._merged.items())}
+
+    def _reader(self, keeper: LeaseKeeper, shards: list[plan.Shard], complete: bool) -> None:
         store = open_store(self.root)
         try:
+            if complete and self.follow is None:
+                self._merge_buckets(store, shards)
             for shard in self._schedule(store, keeper, shards):
                 try:
                     table = read_parquet(store, shard.input_path, columns=plan.INPUT_COLUMNS)
-                    data = plan.shard_input(table)
+                    data = plan.widen(plan.shard_input(table), self._merged.get(shard.bucket, 0))
                 except plan.ShardError as e:
                     _put(self._in, _Failed(shard, e.reason, e.detail), self._stop)
                     continue
@@ -422,7 +479,8 @@ class Worker:
                 continue  # the reader reports it when it reads the shard
             column = lengths.column(0).to_pylist()
             if column and column[0]:
-                self._precompile_shard(int(column[0]), len(column))
+                length = max(int(column[0]), self._merged.get(shard.bucket, 0))
+                self._precompile_shard(length, len(column))
 
     def _compile(self, bucket_samples: int, size: int) -> Any:
         """The executable, waiting for its compilation if it is not ready yet."""
@@ -622,7 +680,9 @@ class Worker:
     def run(self) -> dict[str, Any]:
         store = open_store(self.root)
         self._started = time.perf_counter()
-        shards = plan.find_shards(store.list(plan.CHUNKS_PREFIX))
+        listing = store.list(plan.CHUNKS_PREFIX)
+        shards = plan.find_shards(listing)
+        complete = f"{plan.CHUNKS_PREFIX}_SUCCESS" in listing  # decode finished: all listed
         self.stats.shards_total = len(shards)
         leases = Leases(
             open_store(self.root),
@@ -646,7 +706,9 @@ class Worker:
         with LeaseKeeper(leases) as keeper, progress:
             self._progress = progress
             self._task = progress.add_task("infer", total=len(shards), hours=0.0, rtfx="-")
-            reader = threading.Thread(target=self._reader, args=(keeper, shards), name="reader")
+            reader = threading.Thread(
+                target=self._reader, args=(keeper, shards, complete), name="reader"
+            )
             writer = threading.Thread(target=self._writer, args=(keeper,), name="writer")
             reader.start()
             writer.start()

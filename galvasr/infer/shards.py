@@ -12,11 +12,14 @@ batches of the bucket's batch size, then one tail batch padded to the next
 power of two. So a shard's output bytes do not depend on which worker
 computed it or what it computed before (the kill-and-resume test compares
 bytes), and each host compiles at most ``1 + log2(batch)`` shapes per bucket,
-each once. The runner is tpu/infer.py.
+each once. A bucket with little audio may run padded to the longest length
+(:func:`merged_lengths`), decided from decode's complete listing, the same
+for every worker. The runner is tpu/infer.py.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -214,6 +217,35 @@ def shard_input(table: pa.Table) -> ShardInput:
     )
 
 
+def widen(data: ShardInput, samples: int) -> ShardInput:
+    """``data`` with every row zero-padded to ``samples`` (a merged bucket's run length)."""
+    if samples <= data.bucket_samples:
+        return data
+    pcm = np.zeros((data.num_rows, samples), dtype=data.pcm.dtype)
+    pcm[:, : data.bucket_samples] = data.pcm
+    return dataclasses.replace(data, pcm=pcm)
+
+
+def merged_lengths(
+    lengths: dict[int, int], rows: dict[int, int], budget_samples: int
+) -> dict[int, int]:
+    """Buckets that run padded to the longest length: ``{bucket: longest}``.
+
+    ``lengths``: every bucket's length in samples; ``rows``: bucket -> rows,
+    for the buckets whose rows were counted (one left out has too many shards
+    to merge). A bucket merges when its rows x (longest - length) is at most
+    ``budget_samples``: padding that costs less than a shape of its own.
+    """
+    if not lengths or budget_samples <= 0:
+        return {}
+    longest = max(lengths.values())
+    return {
+        b: longest
+        for b, length in lengths.items()
+        if length < longest and b in rows and rows[b] * (longest - length) <= budget_samples
+    }
+
+
 def pad_rows(pcm: np.ndarray, lengths: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     """``pcm`` and ``lengths`` with zero rows appended up to ``size`` rows (views if full)."""
     rows = len(lengths)
@@ -285,6 +317,7 @@ class WorkerStats:
     compiles_from_cache: int = 0  # of which: loaded from JAX's persistent cache
     compile_wait_s: float = 0.0  # device loop blocked on a compilation (the rest overlapped)
     compilation_cache_dir: str = ""  # "": no persistent cache
+    merged_buckets: dict[str, int] = field(default_factory=dict)  # bucket -> samples it ran at
     run_s: float = 0.0  # wall time from the first shard listing to the last commit
     loop_s: float = 0.0  # device loop wall time, compiles excluded
     device_s: float = 0.0  # dispatch to results ready
@@ -324,6 +357,7 @@ class WorkerStats:
             "compiles_from_cache": self.compiles_from_cache,
             "compile_wait_s": self.compile_wait_s,
             "compilation_cache_dir": self.compilation_cache_dir,
+            "merged_buckets": self.merged_buckets,
             "run_s": self.run_s,
             "device_s": self.device_s,
             "loop_s": self.loop_s,
@@ -355,6 +389,7 @@ __all__ = [
     "find_shards",
     "is_out_of_memory",
     "logits_table",
+    "merged_lengths",
     "pad_rows",
     "per_device_batch",
     "plan_batches",
@@ -362,4 +397,5 @@ __all__ = [
     "shard_input",
     "split_batch",
     "tail_batch",
+    "widen",
 ]

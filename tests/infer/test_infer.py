@@ -28,8 +28,8 @@ from tests.infer_fixtures import chunk_table, save_tiny_model, write_chunks
 
 REPO = Path(__file__).resolve().parents[2]
 
-# Two batches of 2 per shard, one shape per bucket: few compiles, fast tests.
-CONFIG = InferConfig(cpu_batch_frames=1_000, max_batch_per_device=2, poll_s=0.2)
+# Two batches of 2 per shard, one shape per bucket (no bucket merged): few compiles, fast tests.
+CONFIG = InferConfig(cpu_batch_frames=1_000, max_batch_per_device=2, poll_s=0.2, merge_bucket_s=0.0)
 LAYOUT = [(0, 1600, 4), (1, 3200, 4), (1, 3200, 2)]
 
 
