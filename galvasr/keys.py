@@ -6,12 +6,17 @@ plain Python, so the per-item logic of ingest can name its rows without
 Spark and anyone can look an id up with ``SELECT xxhash64(identifier,
 audio_file)``. The value depends on the two strings only, never on
 partitioning or run. Distinct files can still collide: :func:`check_audio_ids`
-stops a stage on any collision, naming both files.
+(or, where the files of each id are at hand, :func:`collision_error` with
+:func:`check_spark_ids`, as ingest does) stops a stage on any collision,
+naming both files.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
+
+from galvasr.schemas import CATALOG
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
@@ -107,6 +112,55 @@ def audio_id_column(identifier: str | Column, audio_file: str | Column) -> Colum
     return F.xxhash64(identifier, audio_file)
 
 
+def collision_error(
+    found: Iterable[tuple[int, Sequence[tuple[str, str]]]], limit: int = 5
+) -> AudioIdCollision | None:
+    """The error naming both files of every collision of ``found``, or None if none.
+
+    ``found`` gives, per audio_id, the (identifier, audio_file) pairs that hash
+    to it; a pair listed twice is not a collision. The error names the files of
+    the ``limit`` smallest colliding ids, each id's pairs in order.
+    """
+    distinct = ((key, sorted(set(files))) for key, files in found)
+    collisions = sorted((key, files) for key, files in distinct if len(files) > 1)[:limit]
+    if not collisions:
+        return None
+    lines = [
+        f"audio_id {key}: " + " and ".join(f"{ident}/{name}" for ident, name in files)
+        for key, files in collisions
+    ]
+    return AudioIdCollision(
+        "audio_id collision, two files would share one key: " + "; ".join(lines)
+    )
+
+
+def _not_spark_hash_error(files: Iterable[tuple[str, str]]) -> ValueError:
+    return ValueError(
+        "audio_id differs from Spark's xxhash64(identifier, audio_file) for "
+        + "; ".join(f"{ident}/{name}" for ident, name in files)
+    )
+
+
+def check_spark_ids(df: DataFrame, limit: int = 5) -> None:
+    """Raise ValueError unless every audio id of ``df`` is Spark's own
+    ``xxhash64(identifier, audio_file)``; the error names the files of the
+    ``limit`` smallest wrong ids.
+
+    The guard of :func:`check_audio_ids` alone, for ids whose collisions were
+    checked already (ingest checks them in plain Python, with its counts): one
+    Spark job and no shuffle, as only the wrong rows (normally none) travel.
+    """
+    from pyspark.sql import functions as F
+
+    c = CATALOG.c
+    wrong = F.col(c.audio_id) != audio_id_column(c.identifier, c.audio_file)
+    rows = df.where(wrong).select(c.audio_id, c.identifier, c.audio_file).collect()
+    if rows:
+        found = sorted({(r[0], r[1], r[2]) for r in rows})
+        ids = sorted({key for key, _, _ in found})[:limit]
+        raise _not_spark_hash_error((i, f) for key, i, f in found if key in ids)
+
+
 def check_audio_ids(df: DataFrame, limit: int = 5) -> None:
     """Raise unless ``df``'s audio ids are Spark's xxhash64 and name one file each.
 
@@ -132,18 +186,12 @@ def check_audio_ids(df: DataFrame, limit: int = 5) -> None:
         .limit(limit)
         .collect()
     )
-    collisions = [row for row in found if len(row.files) > 1]
-    if not collisions and found:
-        raise ValueError(
-            "audio_id differs from Spark's xxhash64(identifier, audio_file) for "
-            + "; ".join(f"{f.identifier}/{f.audio_file}" for row in found for f in row.files)
-        )
-    if collisions:
-        lines = [
-            f"audio_id {row.audio_id}: "
-            + " and ".join(f"{f.identifier}/{f.audio_file}" for f in row.files)
-            for row in collisions
-        ]
-        raise AudioIdCollision(
-            "audio_id collision, two files would share one key: " + "; ".join(lines)
+    collision = collision_error(
+        (row.audio_id, [(f.identifier, f.audio_file) for f in row.files]) for row in found
+    )
+    if collision is not None:
+        raise collision
+    if found:
+        raise _not_spark_hash_error(
+            (f.identifier, f.audio_file) for row in found for f in row.files
         )

@@ -23,7 +23,8 @@ Wiring (the logic is ``align_file``, a pure function of one file):
    a three-hour file is ~350 MB of PCM and ~65 MB of float32 frames.
 5. The output (one row shape for the three tables, ``kind`` telling which)
    is persisted on disk once and written out as ``alignments``, ``segments``
-   and the ``align`` partition of ``rejects``.
+   and the ``align`` partition of ``rejects``; the summary's counts come back
+   with the tasks that made the rows (an accumulator, one tally per partition).
 
 Every cue ends in ``segments`` (through its segment) or in ``rejects`` with
 a reason; every aligned cue is also a row of ``alignments``. A file whose
@@ -37,12 +38,14 @@ import dataclasses
 import json
 import logging
 import math
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
+from pyspark.accumulators import AccumulatorParam
 
 from galvasr.align import boundaries
 from galvasr.align.ctc import AlignedCue, AlignedWord, Cue, CueReject, align_cues, cer
@@ -341,20 +344,49 @@ def read_table(spark: SparkSession, root: str, table: Any, **kw: Any) -> DataFra
     return read(spark, root, table, **kw)
 
 
+Tally = Counter[tuple[str, str | None]]
+"""Output rows per (kind, reject reason or None), and ("segment_ms", None): the
+segments' milliseconds; what the stage's summary counts."""
+
+
+class _ListParam(AccumulatorParam[list[Any]]):
+    """Lists, concatenated: one (partition, Tally) per task, gathered on the driver."""
+
+    def zero(self, value: list[Any]) -> list[Any]:
+        return []
+
+    def addInPlace(self, value1: list[Any], value2: list[Any]) -> list[Any]:  # noqa: N802
+        value1.extend(value2)
+        return value1
+
+
 def process_batches(
-    batches: Iterable[pa.RecordBatch], contract: ModelInfo, config: AlignConfig
+    batches: Iterable[pa.RecordBatch],
+    contract: ModelInfo,
+    config: AlignConfig,
+    tallies: Any = None,
 ) -> Iterator[pa.RecordBatch]:
-    """``mapInArrow`` body: rows sorted by (audio_id, chunk_index) in, output rows out."""
+    """``mapInArrow`` body: rows sorted by (audio_id, chunk_index) in, output rows out.
+
+    ``tallies`` (an accumulator of lists), if given, gets ``(partition, Tally)``
+    of the partition once its last row is out.
+    """
     schema = output_schema()
+    tally: Tally = Counter()
     current: list[dict[str, Any]] = []
     for batch in batches:
         for row in batch.to_pylist():
             if current and row["audio_id"] != current[0]["audio_id"]:
-                yield from _file_batches(current, contract, config, schema)
+                yield from _file_batches(current, contract, config, schema, tally)
                 current = []
             current.append(row)
     if current:
-        yield from _file_batches(current, contract, config, schema)
+        yield from _file_batches(current, contract, config, schema, tally)
+    if tallies is not None:
+        from pyspark import TaskContext
+
+        task = TaskContext.get()
+        tallies.add([(task.partitionId() if task else 0, tally)])
 
 
 def align_rows(rows: list[dict[str, Any]], contract: ModelInfo, config: AlignConfig) -> FileOutput:
@@ -396,9 +428,18 @@ def _unforeseen_output(rows: list[dict[str, Any]], error: Exception) -> FileOutp
 
 
 def _file_batches(
-    rows: list[dict[str, Any]], contract: ModelInfo, config: AlignConfig, schema: pa.Schema
+    rows: list[dict[str, Any]],
+    contract: ModelInfo,
+    config: AlignConfig,
+    schema: pa.Schema,
+    tally: Tally | None = None,
 ) -> Iterator[pa.RecordBatch]:
     out = align_rows(rows, contract, config)
+    if tally is not None:
+        tally["alignment", None] += len(out.alignments)
+        tally["segment", None] += len(out.segments)
+        tally["segment_ms", None] += sum(r.duration_ms for r in out.segments)
+        tally.update(("reject", r.reason) for r in out.rejects)
     records: list[dict[str, Any]] = []
     records += [{_KIND: "alignment", **dataclasses.asdict(r)} for r in out.alignments]
     records += [{_KIND: "reject", **dataclasses.asdict(r)} for r in out.rejects]
@@ -489,40 +530,40 @@ def run_align(
 
     from galvasr.tables import write_table
 
-    joined = joined_frame(spark, root, contract.model_version, config.partitions)
     schema = output_schema()
-    out = joined.mapInArrow(
-        lambda batches: process_batches(batches, contract, config), _spark_schema(schema)
-    ).persist(StorageLevel.DISK_ONLY)
+    # The summary's counts come back with the tasks that make the rows (no query
+    # of their own): one Tally per partition, kept once if a task runs again.
+    tallies = spark.sparkContext.accumulator([], _ListParam())
     co_partition = spark.conf.get(CO_PARTITION_CONF)
+    # Set before persist(), which plans the cached query with the settings of
+    # that moment: set after it, the windows were shuffled twice.
     spark.conf.set(CO_PARTITION_CONF, "false")
     try:
-        kind = F.col(_KIND)
-        write_table(out.filter(kind == "alignment").select(*ALIGNMENTS.columns), root, ALIGNMENTS)
-        write_table(out.filter(kind == "segment").select(*SEGMENTS.columns), root, SEGMENTS)
-        rejects = out.filter(kind == "reject").select(*REJECTS.columns)
-        write_table(rejects, root, REJECTS, stage=STAGE)
-        # Every count of the summary in one query (rows per kind, rejects per
-        # reason, segment milliseconds): one pass over the persisted output.
-        tally = (
-            out.groupBy(_KIND, F.when(kind == "reject", F.col("reason")).alias("reason"))
-            .agg(F.count("*").alias("n"), F.sum("duration_ms").alias("ms"))
-            .collect()
-        )
-        counts: dict[str, int] = {}
-        for r in tally:
-            counts[r[_KIND]] = counts.get(r[_KIND], 0) + int(r["n"])
-        hours = sum(int(r["ms"] or 0) for r in tally if r[_KIND] == "segment")
-        reasons = [(r["reason"], r["n"]) for r in tally if r[_KIND] == "reject"]
+        joined = joined_frame(spark, root, contract.model_version, config.partitions)
+        out = joined.mapInArrow(
+            lambda batches: process_batches(batches, contract, config, tallies),
+            _spark_schema(schema),
+        ).persist(StorageLevel.DISK_ONLY)
+        try:
+            kind = F.col(_KIND)
+            alignments = out.filter(kind == "alignment").select(*ALIGNMENTS.columns)
+            write_table(alignments, root, ALIGNMENTS)
+            write_table(out.filter(kind == "segment").select(*SEGMENTS.columns), root, SEGMENTS)
+            rejects = out.filter(kind == "reject").select(*REJECTS.columns)
+            write_table(rejects, root, REJECTS, stage=STAGE)
+        finally:
+            out.unpersist()
     finally:
-        out.unpersist()
         spark.conf.set(CO_PARTITION_CONF, co_partition or "true")
+    tally: Tally = Counter()
+    for part in dict(tallies.value).values():  # one per partition
+        tally.update(part)
     summary = AlignSummary(
         model_version=contract.model_version,
-        alignments=int(counts.get("alignment", 0)),
-        segments=int(counts.get("segment", 0)),
-        segment_hours=round(hours / 3_600_000, 4),
-        rejects_by_reason={reason: int(n) for reason, n in sorted(reasons)},
+        alignments=tally["alignment", None],
+        segments=tally["segment", None],
+        segment_hours=round(tally["segment_ms", None] / 3_600_000, 4),
+        rejects_by_reason=dict(sorted((str(r), n) for (k, r), n in tally.items() if k == "reject")),
     )
     log.info("align: %s", summary.to_json())
     return summary

@@ -243,29 +243,68 @@ class DecodeSummary:
 COMMITTER_ALGORITHM = "mapreduce.fileoutputcommitter.algorithm.version"
 
 
+def plan_tasks(rows: list[Any], partitions: int) -> list[list[Any]]:
+    """The catalog rows of each decode task: largest files first, about one per task.
+
+    Long files start early and do not queue behind short ones
+    (longest-processing-time-first). The rows are ordered by (audio size
+    descending, null as 0; audio_id) and cut into ``partitions`` ranges of
+    (nearly) equal counts, exactly as Spark's ``repartitionByRange`` on that
+    order cuts a catalog it samples whole (its bounds:
+    ``RangePartitioner.determineBounds``, every row of weight 1): the same
+    tasks, without the two Spark jobs of sampling and shuffling a few rows.
+    Rows of one task are in that order too.
+    """
+    c = CATALOG.c
+    order = sorted(rows, key=lambda r: (-(r[c.audio_size_bytes] or 0), r[c.audio_id]))
+    keys = [(-(r[c.audio_size_bytes] or 0), r[c.audio_id]) for r in order]
+    bounds: list[tuple[int, int]] = []
+    parts = min(partitions, len(keys))
+    if partitions > 1 and keys:
+        step = len(keys) / parts
+        target, weight = step, 0.0
+        for key in keys:
+            if len(bounds) >= parts - 1:
+                break
+            weight += 1.0
+            if weight >= target and (not bounds or key > bounds[-1]):
+                bounds.append(key)
+                target += step
+    tasks: list[list[Any]] = [[] for _ in range(len(bounds) + 1)]
+    task = 0
+    for key, row in zip(keys, order, strict=True):
+        while task < len(bounds) and key > bounds[task]:
+            task += 1
+        tasks[task].append(row)
+    return tasks
+
+
 def run_decode(spark: SparkSession, corpus: str, root: str, config: DecodeConfig) -> DecodeSummary:
     """Decode every catalog file under ``root`` from ``corpus``; write chunks, audio, rejects."""
-    from pyspark.sql import functions as F
-
     corpus = str(corpus)
     if "://" not in corpus:  # executors may not share the driver's working directory
         corpus = os.path.abspath(corpus)
     plan = DecodePlan.from_config(config)
-    catalog_df = read_table(spark, root, CATALOG)
     c = CATALOG.c
-    files = catalog_df.count()
+    # The few columns of every file, on the driver (one Spark job): they count
+    # the files and plan the tasks (plan_tasks), as the outcomes come back here too.
+    rows = (
+        read_table(spark, root, CATALOG)
+        .select(c.audio_id, c.identifier, c.audio_file, c.audio_path, c.audio_size_bytes)
+        .collect()
+    )
+    files = len(rows)
     partitions = config.partitions or max(1, min(files, MAX_PARTITIONS))
-    # Largest files first, about one per task: long files start early and
-    # do not queue behind short ones (longest-processing-time-first).
-    todo = catalog_df.select(
-        c.audio_id, c.identifier, c.audio_file, c.audio_path, c.audio_size_bytes
-    )
-    todo = todo.repartitionByRange(
-        partitions, F.coalesce(F.col(c.audio_size_bytes), F.lit(0)).desc(), F.col(c.audio_id)
-    )
+    tasks = plan_tasks(rows, partitions)
     outcomes = spark.sparkContext.accumulator([], _ListAccumulator())
-    chunk_rows = todo.rdd.mapPartitions(
-        functools.partial(_decode_partition, corpus=corpus, plan=plan, outcomes=outcomes)
+    # One element (a task's list of rows) per partition: parallelize slices a
+    # list of n elements into n partitions of one each.
+    chunk_rows = (
+        spark.sparkContext.parallelize(tasks, len(tasks))
+        .flatMap(_rows_of_task)
+        .mapPartitions(
+            functools.partial(_decode_partition, corpus=corpus, plan=plan, outcomes=outcomes)
+        )
     )
     chunks = spark.createDataFrame(chunk_rows, CHUNKS.spark, verifySchema=False)
     # Each task's shards are moved into chunks/ as the task ends (Hadoop's
@@ -296,6 +335,10 @@ def run_decode(spark: SparkSession, corpus: str, root: str, config: DecodeConfig
     summary = summarize(files, kept, rejected, plan)
     log.info("decode done: %s", summary.to_json())
     return summary
+
+
+def _rows_of_task(task: list[Any]) -> list[Any]:
+    return task
 
 
 def _same_unforeseen(a: AudioRow | RejectRow, b: AudioRow | RejectRow) -> bool:

@@ -382,6 +382,33 @@ def _count_key(record: tuple[str, Any]) -> tuple[str, int]:
     return f"{kind}_rows", 1
 
 
+_ID_COLUMNS = tuple(CATALOG.columns.index(name) for name in (
+    CATALOG.c.audio_id, CATALOG.c.identifier, CATALOG.c.audio_file
+))  # fmt: skip
+
+
+def _tally_keys(record: tuple[str, Any]) -> Iterator[tuple[str | int, Any]]:
+    """What one record adds to the tally: its count (a name: 1) and, for a catalog
+    row, its file under its audio_id (an int: the (identifier, audio_file) pairs)."""
+    yield _count_key(record)
+    if record[0] == "catalog":
+        key, identifier, audio_file = (record[1][i] for i in _ID_COLUMNS)
+        yield key, ((identifier, audio_file),)
+
+
+def _tally_add(a: Any, b: Any) -> Any:
+    """Counts add; the files of one audio_id are a sorted set."""
+    if isinstance(a, int):
+        return a + b
+    return tuple(sorted({*a, *b}))
+
+
+def _is_reported(entry: tuple[str | int, Any]) -> bool:
+    """Counts, and the audio_ids of more than one file: the tally the driver needs."""
+    key, value = entry
+    return isinstance(key, str) or len(value) > 1
+
+
 def _sorted(df: DataFrame, partitions: int, key: str, *order: str) -> DataFrame:
     """Rows spread by ``key`` and sorted within each file: the same files every run.
 
@@ -435,12 +462,19 @@ def run_ingest(spark: SparkSession, corpus: str, root: str, config: IngestConfig
         .persist(StorageLevel.MEMORY_AND_DISK)  # read item files once, write three tables
     )
     try:
-        counts = records.map(_count_key).reduceByKey(operator.add).collectAsMap()
+        # One job counts everything and finds every audio_id that names two files
+        # (keys.check_audio_ids's collision check, without a query of its own).
+        tally = records.flatMap(_tally_keys).reduceByKey(_tally_add).filter(_is_reported)
+        found = tally.collectAsMap()
+        collision = keys.collision_error((k, v) for k, v in found.items() if isinstance(k, int))
+        if collision is not None:
+            raise collision
+        counts = {k: v for k, v in found.items() if isinstance(k, str)}
         frames = {}
         for table, kind in ((CATALOG, "catalog"), (TRANSCRIPTS, "transcript"), (REJECTS, "reject")):
             rows = records.filter(functools.partial(_is_kind, kind)).map(operator.itemgetter(1))
             frames[kind] = spark.createDataFrame(rows, table.spark)
-        keys.check_audio_ids(frames["catalog"])
+        keys.check_spark_ids(frames["catalog"])
         out = int(spark.conf.get("spark.sql.shuffle.partitions") or 8)
         c, t, r = CATALOG.c, TRANSCRIPTS.c, REJECTS.c
         write_table(_sorted(frames["catalog"], out, c.audio_id, c.audio_id), root, CATALOG)

@@ -2,7 +2,15 @@ import random
 
 import pytest
 
-from galvasr.keys import AudioIdCollision, audio_id, audio_id_column, check_audio_ids, xxhash64
+from galvasr.keys import (
+    AudioIdCollision,
+    audio_id,
+    audio_id_column,
+    check_audio_ids,
+    check_spark_ids,
+    collision_error,
+    xxhash64,
+)
 
 
 @pytest.mark.parametrize(
@@ -58,3 +66,19 @@ def test_check_audio_ids_names_both_files(spark):
     check_audio_ids(df.where("identifier != 'item-c'"))
     with pytest.raises(ValueError, match="differs from Spark's xxhash64.*item-b/two.mp3"):
         check_audio_ids(spark.createDataFrame([(1, *b)], df.schema))
+
+
+def test_collision_error_names_both_files_of_the_smallest_ids():
+    a, b, c = ("item-a", "one.mp3"), ("item-b", "two.mp3"), ("item-c", "three.mp3")
+    assert collision_error([(1, [a]), (2, [b, b])]) is None  # listed twice is not a collision
+    error = collision_error([(9, [c, a]), (2, [b]), (5, [b, a, b])], limit=1)
+    assert isinstance(error, AudioIdCollision)
+    assert str(error).endswith("audio_id 5: item-a/one.mp3 and item-b/two.mp3")
+
+
+def test_check_spark_ids_names_a_file_whose_id_is_not_sparks(spark):
+    b = ("item-b", "two.mp3")
+    schema = "audio_id long, identifier string, audio_file string"
+    check_spark_ids(spark.createDataFrame([(audio_id(*b), *b)], schema))
+    with pytest.raises(ValueError, match="differs from Spark's xxhash64.*item-b/two.mp3"):
+        check_spark_ids(spark.createDataFrame([(audio_id(*b), *b), (1, *b)], schema))

@@ -232,3 +232,29 @@ def test_a_corpus_on_gcs_decodes_like_a_local_one(decoded, gcs_emulator, gcs_buc
         assert [getattr(r, "reason", None) for r in remote] == [
             getattr(r, "reason", None) for r in local
         ]
+
+
+@pytest.mark.parametrize(
+    ("files", "partitions"), [(0, 1), (1, 1), (13, 13), (14, 3), (200, 7), (50, 1)]
+)
+def test_tasks_are_the_ranges_spark_would_cut(spark, files, partitions):
+    """plan_tasks cuts the catalog as repartitionByRange on (size desc, audio_id) does."""
+    import random
+
+    from pyspark.sql import functions as F
+
+    c = CATALOG.c
+    rng = random.Random(files)
+    sizes = [None, 0, 5, 5, 100]  # ties and nulls (as 0) too
+    rows = [(rng.randrange(-(2**63), 2**63), rng.choice([*sizes, rng.randrange(10**9)]))
+            for _ in range(files)]  # fmt: skip
+    df = spark.createDataFrame(rows, f"{c.audio_id} long, {c.audio_size_bytes} long")
+    order = (F.coalesce(F.col(c.audio_size_bytes), F.lit(0)).desc(), F.col(c.audio_id))
+    by_spark = df.repartitionByRange(partitions, *order).rdd.glom().collect()
+    tasks = decode.plan_tasks(df.collect(), partitions)
+    assert [sorted(r[c.audio_id] for r in t) for t in tasks] == [
+        sorted(r[c.audio_id] for r in p) for p in by_spark
+    ]
+    for task in tasks:  # largest first within a task too
+        keys = [(-(r[c.audio_size_bytes] or 0), r[c.audio_id]) for r in task]
+        assert keys == sorted(keys)

@@ -318,6 +318,43 @@ def test_stage_accounts_for_every_file_and_is_deterministic(spark, fixture_corpu
     assert _tables(spark, tmp_path / "run2") == _tables(spark, tmp_path / "run1")
 
 
+def test_the_tally_finds_every_audio_id_that_names_two_files(spark):
+    """The counts' job also finds collisions (ingest checks them there, not in a query)."""
+    from dataclasses import astuple
+
+    from galvasr.ingest import stage
+    from galvasr.schemas import CatalogRow, RejectRow
+
+    def catalog(audio_id, identifier, audio_file):
+        row = CatalogRow(audio_id, identifier, audio_file, "p", "s.srt", 1, *[None] * 7)
+        return "catalog", astuple(row)
+
+    records = [
+        catalog(7, "item-a", "one.mp3"),
+        catalog(7, "item-c", "three.mp3"),  # another file, the same id
+        catalog(8, "item-b", "two.mp3"),
+        catalog(8, "item-b", "two.mp3"),  # the same file twice: not a collision
+        catalog(9, "item-d", "four.mp3"),
+        ("reject", astuple(RejectRow("ingest", "subtitle:none", "d", *[None] * 5))),
+        (stage.COUNT, "catalog_lines"),
+    ]
+    tally = (
+        spark.sparkContext.parallelize(records, 3)
+        .flatMap(stage._tally_keys)
+        .reduceByKey(stage._tally_add)
+        .filter(stage._is_reported)
+        .collectAsMap()
+    )
+    assert {k: v for k, v in tally.items() if isinstance(k, str)} == {
+        "catalog_rows": 5, "rejects:subtitle:none": 1, "catalog_lines": 1
+    }  # fmt: skip
+    found = [(k, v) for k, v in tally.items() if isinstance(k, int)]
+    assert found == [(7, (("item-a", "one.mp3"), ("item-c", "three.mp3")))]
+    error = keys.collision_error(found)
+    assert isinstance(error, keys.AudioIdCollision)
+    assert "audio_id 7: item-a/one.mp3 and item-c/three.mp3" in str(error)
+
+
 @pytest.mark.skipif(not (SAMPLE / "manifest.json").exists(), reason="no sample corpus yet")
 def test_sample_corpus_accounting(spark, tmp_path):
     """Every audio and subtitle file of the sample corpus has the fate its manifest expects."""
