@@ -27,6 +27,7 @@ CORE = {
     "galvasr.storage",
     "galvasr.config",
     "galvasr.spark",
+    "galvasr.jvm_cds",
     "galvasr.sparkprogress",
     "galvasr.keys",
     "galvasr.runlog",
