@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.signal import fftconvolve, resample_poly
 
 from galvasr.model import normalize
 from galvasr.model.synth import random_voice, voice_recipe
@@ -272,6 +271,8 @@ def _speed(x: np.ndarray, rng: np.random.Generator, lo: float, hi: float) -> np.
     factor = rng.uniform(lo, hi)
     up = 40
     down = max(1, int(round(up * factor)))
+    from scipy.signal import resample_poly  # scipy.signal costs ~1.6 s to import: only here
+
     return resample_poly(x, up, down).astype(np.float32)
 
 
@@ -310,6 +311,8 @@ def reverb(x: np.ndarray, rng: np.random.Generator, aug: Augment) -> np.ndarray:
     Same length as ``x`` (the tail past its end is cut) and same RMS level.
     """
     rir = room_impulse_response(rng, rng.uniform(*aug.rt60_range), rng.uniform(*aug.drr_db_range))
+    from scipy.signal import fftconvolve  # see _speed
+
     y = fftconvolve(x.astype(np.float64), rir)[: len(x)]
     rms_x = float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if len(x) else 0.0
     rms_y = float(np.sqrt(np.mean(y**2))) if len(y) else 0.0
@@ -341,6 +344,8 @@ def make_example(
     if aug.reverb_p > 0 and rng.random() < aug.reverb_p:
         audio = reverb(audio, rng, aug)
     if rng.random() < aug.telephone_p:
+        from scipy.signal import resample_poly  # see _speed
+
         audio = resample_poly(resample_poly(audio, 1, 2), 2, 1).astype(np.float32)[: len(audio)]
     if rng.random() < aug.noise_p:
         speech_rms = float(np.sqrt(np.mean(audio**2)) + 1e-3)

@@ -35,7 +35,6 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
 
 from galvasr.schemas import SAMPLE_RATE
 
@@ -366,6 +365,8 @@ def resample(
     if rate_from == rate_to:
         return samples.astype(np.float32, copy=True)
     g = gcd(rate_from, rate_to)
+    from scipy.signal import resample_poly  # ~1.3 s to import: only when resampling
+
     out = resample_poly(samples.astype(work_dtype), rate_to // g, rate_from // g)
     return out.astype(np.float32)
 
